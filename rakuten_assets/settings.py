@@ -1,0 +1,98 @@
+"""All configuration, read from the environment (and an optional `.env` file) in one place.
+
+Every variable is documented in docs/configuration.md; names are `RAKUTEN_*` except
+`MLFLOW_TRACKING_URI` and `DAGSTER_HOME`, which keep the names their own tools read.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAKUTEN_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = Field(Path(".rakuten"), description="Folder for the embedded default: SQLite "
+                       "database, MLflow store, Dagster home, reports.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the product store "
+                                     "and inference log; default SQLite in RAKUTEN_HOME.")
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "RAKUTEN_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI; default SQLite in RAKUTEN_HOME, artifacts beside it.")
+    dagster_home: Path | None = Field(
+        None, validation_alias=AliasChoices("DAGSTER_HOME", "RAKUTEN_DAGSTER_HOME"),
+        description="Dagster instance folder; default RAKUTEN_HOME/dagster.")
+    data_dir: Path | None = Field(None, description="Folder holding the official challenge CSVs "
+                                  "(X_train_update.csv, Y_train_CVw08PX.csv). Unset: synthetic data.")
+
+    # --- data arriving over time ---------------------------------------------------------
+    synthetic_rows: int = Field(20_000, ge=100, description="Size of the synthetic catalogue.")
+    synthetic_seed: int = Field(42, description="Seed of the synthetic generator.")
+    initial_share: float = Field(0.5, gt=0, le=1, description="Share of the source ingested by "
+                                 "the first batch.")
+    batch_share: float = Field(0.1, gt=0, le=1, description="Share of the source each later "
+                               "batch adds.")
+
+    # --- training and promotion ------------------------------------------------------------
+    test_size: float = Field(0.2, gt=0, lt=1, description="Held-out share of the training snapshot.")
+    split_seed: int = Field(13, description="Seed of the stratified train/test split.")
+    f1_floor: float = Field(0.6, ge=0, le=1, description="Model-quality gate: minimum weighted F1.")
+    promotion_margin: float = Field(0.002, ge=0, description="A challenger must beat the "
+                                    "champion's weighted F1 on the same test set by this much.")
+    model_name: str = Field("rakuten_classifier", description="Registered model name.")
+    champion_alias: str = Field("champion", description="Registry alias that production serves.")
+    experiment_name: str = Field("rakuten_classifier", description="MLflow experiment name.")
+
+    # --- services ----------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 7860
+    dagster_port: int = 3000
+    admin_token: str | None = Field(None, description="Bearer token for admin endpoints; "
+                                    "unset disables them.")
+
+    @field_validator("database_url", "mlflow_tracking_uri")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    # --- derived locations ---------------------------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'rakuten.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where a local MLflow store keeps artifacts (unused with a tracking server)."""
+        return self.home_dir / "mlartifacts"
+
+    @property
+    def dagster_home_dir(self) -> Path:
+        return (self.dagster_home or self.home_dir / "dagster").expanduser().resolve()
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home_dir / "reports"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home_dir, self.artifact_root, self.dagster_home_dir, self.reports_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

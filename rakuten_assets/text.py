@@ -1,0 +1,38 @@
+"""Text cleaning shared by training and serving.
+
+It lives inside the logged sklearn pipeline (see `model.py`), so a served model can never
+clean text differently from the way it was trained.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def clean_text(text: object) -> str:
+    """HTML tags removed, entities unescaped (twice: the catalogue holds double-escaped
+    text such as `&amp;eacute;`), accents folded, lower-cased, whitespace collapsed."""
+    if text is None or (isinstance(text, float) and text != text):  # None or NaN
+        return ""
+    s = str(text)
+    s = html.unescape(html.unescape(s))
+    s = _TAG.sub(" ", s)
+    s = strip_accents(s).lower()
+    return _SPACES.sub(" ", s).strip()
+
+
+def join_fields(designation: object, description: object) -> str:
+    """The single text the model reads: title then description, each cleaned."""
+    title = clean_text(designation)
+    body = clean_text(description)
+    return f"{title} {body}".strip() if body else title
