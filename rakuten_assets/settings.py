@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     dagster_port: int = 3000
     admin_token: str | None = Field(None, description="Bearer token for admin endpoints; "
                                     "unset disables them.")
+    api_max_batch: int = Field(256, ge=1, description="Most items one POST /predict/batch "
+                               "accepts; more is a 422.")
+    api_max_text_chars: int = Field(10_000, ge=1, description="Longest designation or "
+                                    "description the API accepts, in characters; more is a 422.")
+    api_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request "
+                                    "body the API reads, in bytes; more is a 413.")
+    api_poll_seconds: float = Field(10.0, gt=0, description="How often the API asks the "
+                                    "registry whether the champion alias moved.")
+    api_batch_wait_ms: float = Field(1.0, ge=0, description="Dynamic micro-batching: how long "
+                                     "a single prediction may wait for others to join its batch.")
+    api_batch_max_items: int = Field(64, ge=1, description="Dynamic micro-batching: most single "
+                                     "requests predicted together in one call.")
+    inference_log_flush_seconds: float = Field(0.5, gt=0, description="How often the API writes "
+                                               "buffered inference-log rows to the database.")
+    inference_log_buffer_max: int = Field(100_000, ge=1, description="Most inference-log rows "
+                                          "held in memory while the database is unavailable; "
+                                          "past it rows are dropped and counted.")
 
     @field_validator("database_url", "mlflow_tracking_uri")
     @classmethod
