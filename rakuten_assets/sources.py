@@ -79,12 +79,20 @@ def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 # --- the official challenge files ------------------------------------------------------------
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
+def _read_csv(path: Path, what: str) -> tuple[pd.DataFrame, int]:
+    """The frame, and how many malformed lines (wrong field count) were skipped."""
     if not path.is_file():
         raise SourceError(f"{what} not found: {path}")
+    options = dict(index_col=0, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
     try:
-        return pd.read_csv(path, index_col=0, dtype=str, keep_default_na=False, na_values=[""],
-                           encoding="utf-8", on_bad_lines="error")
+        try:
+            return pd.read_csv(path, on_bad_lines="error", **options), 0
+        except pd.errors.ParserError:
+            # Rare path: re-read with the Python engine so each bad line is counted, not fatal.
+            bad_lines: list[list[str]] = []
+            frame = pd.read_csv(path, engine="python", on_bad_lines=lambda line: bad_lines.append(line),
+                                **options)
+            return frame, len(bad_lines)
     except UnicodeDecodeError as exc:
         raise SourceError(f"{what} {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
@@ -94,19 +102,21 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 def read_official_files(x_path: Path, y_path: Path | None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Read `X_train_update.csv` (+ `Y_train_CVw08PX.csv`): both have an unnamed index column
     that pairs a product with its label. Rows without a label are rejected, not guessed."""
-    x = _read_csv(Path(x_path), "product file")
+    x, bad_x = _read_csv(Path(x_path), "product file")
     missing = [c for c in X_REQUIRED if c not in x.columns]
     if missing:
         raise SourceError(f"product file {x_path} lacks column(s) {', '.join(missing)}; "
                           f"expected {', '.join(X_REQUIRED)} after the unnamed index column")
-    rejections: dict[str, int] = {}
+    rejections: dict[str, int] = {"malformed CSV line": bad_x} if bad_x else {}
     if y_path is None:
         if "prdtypecode" not in x.columns:
             raise SourceError(f"product file {x_path} has no prdtypecode column: pass the label "
                               f"file as well (--y {OFFICIAL_Y})")
         merged = x
     else:
-        y = _read_csv(Path(y_path), "label file")
+        y, bad_y = _read_csv(Path(y_path), "label file")
+        if bad_y:
+            rejections["malformed label line"] = bad_y
         if "prdtypecode" not in y.columns:
             raise SourceError(f"label file {y_path} lacks the prdtypecode column")
         dup = y.index.duplicated(keep=False)

@@ -1,0 +1,73 @@
+"""Running the Dagster code location from the command line: an in-process job run with a
+readable summary, and the long-running Dagster processes `rakuten up` supervises."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+
+from rakuten_assets.settings import Settings
+
+# Metadata worth a line in the terminal; everything else stays in the Dagster UI.
+_SUMMARY_KEYS = ("batch", "total_products", "dataset_version", "rows", "n_features", "model_version",
+                 "weighted_f1", "macro_f1", "champion_weighted_f1_same_test", "decision", "reason")
+
+
+def _short(value) -> str:
+    raw = getattr(value, "value", value)
+    text = f"{raw:.4f}" if isinstance(raw, float) else str(raw)
+    return text if len(text) <= 140 else text[:137] + "..."
+
+
+def run_job_in_process(job_name: str, echo: Callable[[str], None] = print) -> bool:
+    from dagster import DagsterEventType, DagsterInstance
+
+    from rakuten_assets.definitions import defs
+
+    try:
+        job = defs.resolve_job_def(job_name)
+    except Exception:  # noqa: BLE001 - an unknown name is a user error, listed below
+        names = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+        echo(f"unknown job {job_name!r}; jobs: {', '.join(names)}")
+        return False
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        echo(f"Dagster run {result.run_id} ({job_name}): {'SUCCESS' if result.success else 'FAILURE'}")
+        for event in result.all_events:
+            kind = event.event_type
+            if kind == DagsterEventType.ASSET_MATERIALIZATION:
+                mat = event.event_specific_data.materialization
+                details = ", ".join(f"{k}={_short(v)}" for k, v in mat.metadata.items() if k in _SUMMARY_KEYS)
+                echo(f"  materialised {mat.asset_key.to_user_string()}: {details}")
+            elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+                ev = event.event_specific_data
+                echo(f"  check {ev.asset_key.to_user_string()}:{ev.check_name}: "
+                     f"{'passed' if ev.passed else 'FAILED'}")
+            elif kind == DagsterEventType.STEP_FAILURE:
+                error = event.event_specific_data.error
+                cause = error.cause.message.strip() if error and error.cause else ""
+                echo(f"  step {event.step_key} FAILED: {error.message.strip() if error else ''} {cause}".rstrip())
+        return bool(result.success)
+
+
+def ensure_champion(echo: Callable[[str], None] = print) -> bool:
+    """Materialise everything once when no model is promoted yet (a fresh embedded default)."""
+    from rakuten_assets.registry import ModelRegistry
+    from rakuten_assets.settings import get_settings
+
+    if ModelRegistry(get_settings()).champion() is not None:
+        return True
+    echo("no champion model yet: materialising the pipeline once (this takes a minute)")
+    return run_job_in_process("all_assets_job", echo=echo)
+
+
+def service_processes(settings: Settings) -> list[tuple[str, str]]:
+    """(name, command) of every long-running process of the embedded stack."""
+    bin_dir = shlex.quote(str(__import__("pathlib").Path(sys.executable).parent))
+    target = "-m rakuten_assets.definitions -a defs"
+    return [
+        ("dagster-web", f"{bin_dir}/dagster-webserver {target} -h {settings.api_host} "
+                        f"-p {settings.dagster_port}"),
+        ("dagster-daemon", f"{bin_dir}/dagster-daemon run {target}"),
+    ]
