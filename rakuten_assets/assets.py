@@ -17,10 +17,9 @@ from dagster import (
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from rakuten_assets.categories import CODES
 from rakuten_assets.model import build_classifier, describe_classifier
 from rakuten_assets.registry import (
-    DATASET_VERSION_TAG, ModelRegistry, configure_mlflow, decide_promotion,
+    DATASET_VERSION_TAG, ModelRegistry, decide_promotion,
 )
 from rakuten_assets.settings import get_settings
 from rakuten_assets.sources import ingest_next, source_from_settings
@@ -51,6 +50,7 @@ def products(context: AssetExecutionContext) -> MaterializeResult:
     else:
         context.log.info(result.summary())
         summary, rejections, accepted = result.summary(), result.rejections, result.rows_accepted
+    batches_loaded = len(store.batches())
     store.dispose()
     return MaterializeResult(metadata={
         "total_products": total,
@@ -58,7 +58,7 @@ def products(context: AssetExecutionContext) -> MaterializeResult:
         "rows_rejected": sum(rejections.values()),
         "rejections": MetadataValue.json(rejections),
         "batch": summary,
-        "batches_loaded": len(_store().batches()),
+        "batches_loaded": batches_loaded,
     })
 
 
@@ -222,15 +222,12 @@ def promoted_model(context: AssetExecutionContext, trained_model: dict,
     registry = ModelRegistry(settings)
     challenger = trained_model["version"]
     f1 = model_evaluation["weighted_f1"]
+    unscored = (model_evaluation["champion_note"]
+                if model_evaluation["champion_version"] and model_evaluation["champion_weighted_f1"] is None
+                else None)
     decision = decide_promotion(f1, model_evaluation["champion_weighted_f1"], settings.promotion_margin,
-                                passed_quality_gate=f1 >= settings.f1_floor, f1_floor=settings.f1_floor)
-    if model_evaluation["champion_weighted_f1"] is None and model_evaluation["champion_version"]:
-        # A champion exists but could not be scored: replacing a model we cannot evaluate with
-        # one that passed the gate is the safe direction; the note says why.
-        decision = decide_promotion(f1, None, settings.promotion_margin,
-                                    passed_quality_gate=f1 >= settings.f1_floor, f1_floor=settings.f1_floor)
-        decision = type(decision)(decision.promote, f"{decision.reason} ({model_evaluation['champion_note']})",
-                                  decision.challenger_f1, None, decision.margin)
+                                passed_quality_gate=f1 >= settings.f1_floor, f1_floor=settings.f1_floor,
+                                champion_unscored=unscored)
     before = model_evaluation["champion_version"]
     if decision.promote:
         registry.set_champion(challenger, reason=decision.reason)

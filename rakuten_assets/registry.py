@@ -8,9 +8,7 @@ same place with `configure_mlflow`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
@@ -70,16 +68,20 @@ class PromotionDecision:
 
 
 def decide_promotion(challenger_f1: float, champion_f1: float | None, margin: float,
-                     *, passed_quality_gate: bool = True, f1_floor: float | None = None) -> PromotionDecision:
+                     *, passed_quality_gate: bool = True, f1_floor: float | None = None,
+                     champion_unscored: str | None = None) -> PromotionDecision:
     """The written rule: promote when there is no champion, or when the challenger beats the
     champion's weighted F1 on the same test set by at least `margin`; never promote a model that
-    failed the quality gate."""
+    failed the quality gate. A champion that exists but cannot be scored (`champion_unscored`
+    says why) is replaced by a challenger that passed the gate: serving a model nobody can
+    evaluate is the riskier side."""
     if not passed_quality_gate:
         floor = f"{f1_floor:.4f}" if f1_floor is not None else "the floor"
         return PromotionDecision(False, f"weighted F1 {challenger_f1:.4f} is below the quality floor "
                                  f"{floor}", challenger_f1, champion_f1, margin)
     if champion_f1 is None:
-        return PromotionDecision(True, f"no champion yet; challenger weighted F1 {challenger_f1:.4f}",
+        why = champion_unscored or "no champion yet"
+        return PromotionDecision(True, f"{why}; challenger weighted F1 {challenger_f1:.4f}",
                                  challenger_f1, None, margin)
     gain = challenger_f1 - champion_f1
     if gain >= margin:
@@ -146,9 +148,3 @@ class ModelRegistry:
 def _is_not_found(exc: Exception) -> bool:
     code = getattr(exc, "error_code", "")
     return code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or "not found" in str(exc).lower()
-
-
-def write_json(path: Path, payload: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    return path
