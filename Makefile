@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test benchmarks clean
+.PHONY: install system-deps run test benchmarks lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,15 +15,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages the tests drive for real (Chromium, Prometheus, wrk): installed when missing.
+system-deps:
+	bash scripts/install-system-deps.sh
+
 run: $(STAMP)
 	$(BIN)/rakuten up
 
-test: $(STAMP)
+test: $(STAMP) system-deps
+	$(BIN)/ruff check --select F,E9 rakuten_assets api gradio_hub tests benchmarks
 	$(BIN)/python -m pytest
 
-benchmarks: $(STAMP)
+benchmarks: $(STAMP) system-deps
 	$(BIN)/python benchmarks/model_quality.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/drift.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check rakuten_assets api gradio_hub tests benchmarks
 
 clean:
 	rm -rf $(VENV) .rakuten .pytest_cache

@@ -6,10 +6,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from rakuten_assets.assets import ALL_ASSETS, ALL_CHECKS, TRAINING_ASSETS, products
-from rakuten_assets.settings import get_settings
-from rakuten_assets.tracking import mlflow_resource, mlflow_run_failure_sensor
-
-settings = get_settings()
+from rakuten_assets.tracking import mlflow_run_failure_sensor, mlflow_tracking_resource
 
 all_assets_job = define_asset_job(
     "all_assets_job", selection=AssetSelection.assets(*ALL_ASSETS),
@@ -26,5 +23,5 @@ defs = Definitions(
     asset_checks=ALL_CHECKS,
     jobs=[all_assets_job, training_job, ingest_job],
     sensors=[mlflow_run_failure_sensor],
-    resources={"mlflow": mlflow_resource(settings)},
+    resources={"mlflow": mlflow_tracking_resource},
 )

@@ -18,7 +18,7 @@ import mlflow
 from dagster import (
     DagsterRunStatus, RunFailureSensorContext, resource, run_failure_sensor,
 )
-from dagster_mlflow.resources import CONFIG_SCHEMA, MlFlow
+from dagster_mlflow.resources import MlFlow
 from mlflow.entities import RunStatus
 
 from rakuten_assets.registry import ensure_experiment
@@ -41,17 +41,28 @@ class RakutenMlflow(MlFlow):
             self.tracking_client.set_terminated(self.mlflow_run_id, status=status)
 
 
-@resource(config_schema=CONFIG_SCHEMA, description="MLflow tracking (one MLflow run per Dagster run)")
-def rakuten_mlflow_tracking(context) -> RakutenMlflow:
-    return RakutenMlflow(context)
+class _ConfiguredContext:
+    """The resource's init context with dagster-mlflow's config filled from our settings at run
+    time, so a code location loaded once follows RAKUTEN_*/MLFLOW_TRACKING_URI of the process
+    that executes the run."""
+
+    def __init__(self, context, resource_config: dict):
+        self._context = context
+        self.resource_config = resource_config
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
 
 
-def mlflow_resource(settings: Settings):
-    return rakuten_mlflow_tracking.configured({
-        "experiment_name": settings.experiment_name,
-        "mlflow_tracking_uri": settings.tracking_uri,
-        "extra_tags": {"orchestrator": "dagster"},
-    })
+@resource(description="MLflow tracking through dagster-mlflow: one MLflow run per Dagster run, "
+                      "configured from the project settings.")
+def mlflow_tracking_resource(context) -> RakutenMlflow:
+    settings = get_settings()
+    config = {"experiment_name": settings.experiment_name,
+              "mlflow_tracking_uri": settings.tracking_uri,
+              "parent_run_id": None, "mlflow_run_id": None, "env": {}, "env_to_tag": None,
+              "extra_tags": {"orchestrator": "dagster"}}
+    return RakutenMlflow(_ConfiguredContext(context, config))
 
 
 def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
