@@ -74,6 +74,33 @@ class Settings(BaseSettings):
                                           "held in memory while the database is unavailable; "
                                           "past it rows are dropped and counted.")
 
+    # --- hub (gradio_hub) begin ---------------------------------------------------------------
+    hub_users: str | None = Field(None, repr=False, description="Logins of the hub's control "
+                                  "actions (ingest, materialise, promote, roll back) as "
+                                  "`user:password,user2:password2`; unset leaves them open.")
+    hub_protect_all: bool = Field(False, description="Put the whole hub, read-only views "
+                                  "included, behind Gradio's login page (needs RAKUTEN_HUB_USERS).")
+    hub_root_path: str | None = Field(None, description="Sub-path the hub is served under behind "
+                                      "a reverse proxy, e.g. `/hub`.")
+    hub_concurrency: int = Field(8, ge=1, description="Events of one kind the hub runs at once "
+                                 "(Gradio's default_concurrency_limit); control actions run one "
+                                 "at a time whatever this says.")
+    hub_timeout_seconds: float = Field(3.0, gt=0, description="Timeout of the hub's calls to "
+                                       "the API, Dagster, Prometheus and Grafana.")
+    hub_batch_max_rows: int = Field(20_000, ge=1, description="Most rows the hub's batch "
+                                    "prediction accepts in one uploaded CSV.")
+    api_url: str | None = Field(None, description="Base URL of the prediction API the hub calls; "
+                                "default http://RAKUTEN_API_HOST:RAKUTEN_API_PORT.")
+    dagster_url: str | None = Field(None, description="Base URL of the Dagster webserver; "
+                                    "default http://RAKUTEN_API_HOST:RAKUTEN_DAGSTER_PORT.")
+    mlflow_ui_url: str | None = Field("http://127.0.0.1:5000", description="MLflow UI linked "
+                                      "from the hub; empty hides the link.")
+    prometheus_url: str | None = Field("http://127.0.0.1:9090", description="Prometheus server "
+                                       "the hub checks and reads alerts from; empty: none.")
+    grafana_url: str | None = Field("http://127.0.0.1:3001", description="Grafana linked from "
+                                    "the hub; empty: none.")
+    # --- hub (gradio_hub) end -----------------------------------------------------------------
+
     @field_validator("database_url", "mlflow_tracking_uri")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
