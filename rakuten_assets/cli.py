@@ -124,6 +124,33 @@ def status() -> None:
 
 
 @app.command()
+def api(
+    host: Annotated[Optional[str], typer.Option(help="Interface to bind (default RAKUTEN_API_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default RAKUTEN_API_PORT, 8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (metrics aggregated across them).")] = 1,
+) -> None:
+    """Serve rakuten_classifier@champion over HTTP (FastAPI): /predict, /predict/batch, /health,
+    /ready, /model, /metrics, /docs. Starts even when MLflow is unreachable and recovers."""
+    settings = load_settings()
+    settings.ensure_dirs()
+    from api.server import serve
+    serve(host or settings.api_host, port or settings.api_port, workers=workers)
+
+
+@app.command()
+def hub(
+    host: Annotated[Optional[str], typer.Option(help="Interface to bind (default RAKUTEN_HUB_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default RAKUTEN_HUB_PORT, 7860).")] = None,
+    root_path: Annotated[Optional[str], typer.Option(help="Sub-path behind a reverse proxy, e.g. /hub.")] = None,
+) -> None:
+    """Start the Gradio control hub: overview, predictions, dataset, training and monitoring tabs."""
+    settings = load_settings()
+    settings.ensure_dirs()
+    from gradio_hub.app import launch
+    launch(host or settings.hub_host, port or settings.hub_port, root_path=root_path)
+
+
+@app.command()
 def up(
     skip_bootstrap: Annotated[bool, typer.Option(help="Do not materialise first even when there is no champion.")] = False,
 ) -> None:
@@ -131,7 +158,7 @@ def up(
     Dagster webserver and daemon (sensors and schedules) until Ctrl-C."""
     settings = load_settings()
     prepare_dagster_home(settings)
-    from rakuten_assets.orchestration import ensure_champion, service_processes
+    from rakuten_assets.orchestration import ensure_champion, service_processes, service_urls
     if not skip_bootstrap and not ensure_champion(echo=typer.echo):
         _fail("the first pipeline run failed; see the summary above", code=1)
     from honcho.manager import Manager
@@ -139,7 +166,9 @@ def up(
     manager = Manager()
     for name, command in service_processes(settings):
         manager.add_process(name, command, env=dict(os.environ))
-    typer.echo(f"Dagster UI: http://{settings.api_host}:{settings.dagster_port}  (Ctrl-C stops everything)")
+    for name, url in service_urls(settings):
+        typer.echo(f"{name:<12} {url}")
+    typer.echo("Ctrl-C stops everything")
     manager.loop()
     sys.exit(manager.returncode)
 

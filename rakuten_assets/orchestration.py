@@ -64,10 +64,33 @@ def ensure_champion(echo: Callable[[str], None] = print) -> bool:
 
 def service_processes(settings: Settings) -> list[tuple[str, str]]:
     """(name, command) of every long-running process of the embedded stack."""
-    bin_dir = shlex.quote(str(__import__("pathlib").Path(sys.executable).parent))
+    from pathlib import Path
+
+    from rakuten_assets.registry import is_local_store
+
+    bin_dir = Path(sys.executable).parent
+    q = shlex.quote
     target = "-m rakuten_assets.definitions -a defs"
-    return [
-        ("dagster-web", f"{bin_dir}/dagster-webserver {target} -h {settings.api_host} "
+    processes = [
+        ("dagster-web", f"{q(str(bin_dir / 'dagster-webserver'))} {target} -h {settings.api_host} "
                         f"-p {settings.dagster_port}"),
-        ("dagster-daemon", f"{bin_dir}/dagster-daemon run {target}"),
+        ("dagster-daemon", f"{q(str(bin_dir / 'dagster-daemon'))} run {target}"),
+        ("api", f"{q(str(bin_dir / 'rakuten'))} api"),
+        ("hub", f"{q(str(bin_dir / 'rakuten'))} hub"),
     ]
+    if is_local_store(settings.tracking_uri):
+        # The store is a local SQLite file every process opens directly; this server is the UI.
+        processes.append(("mlflow-ui", f"{q(str(bin_dir / 'mlflow'))} server --backend-store-uri "
+                                       f"{q(settings.tracking_uri)} --default-artifact-root "
+                                       f"{q(settings.artifact_root.as_uri())} --host 127.0.0.1 --port 5000"))
+    return processes
+
+
+def service_urls(settings: Settings) -> list[tuple[str, str]]:
+    host = settings.api_host
+    urls = [("hub", f"http://{settings.hub_host}:{settings.hub_port}"),
+            ("API docs", f"http://{host}:{settings.api_port}/docs"),
+            ("Dagster UI", f"http://{host}:{settings.dagster_port}")]
+    if settings.mlflow_ui_url:
+        urls.append(("MLflow UI", settings.mlflow_ui_url))
+    return urls
