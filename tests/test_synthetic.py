@@ -118,7 +118,11 @@ def test_learnable_but_not_trivial():
     df = generate_catalogue(4000, seed=0)
     text = (df["designation"] + " " + df["description"].fillna("")).tolist()
     x_tr, x_te, y_tr, y_te = train_test_split(
-        text, df["prdtypecode"], test_size=0.25, stratify=df["prdtypecode"], random_state=0
+        text,
+        df["prdtypecode"],
+        test_size=0.25,
+        stratify=df["prdtypecode"],
+        random_state=0,
     )
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     clf = LinearSVC().fit(vec.fit_transform(x_tr), y_tr)
