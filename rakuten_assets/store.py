@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 from sqlalchemy import (
-    BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, delete, func,
+    BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, delete, func,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -74,6 +74,24 @@ class InferenceLog(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class DriftRecord(Base):
+    """One drift report's summary: what the API exports as gauges and the hub plots over time.
+    In the database rather than a report folder, so API replicas on other hosts see it."""
+
+    __tablename__ = "drift_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(40))
+    drift_detected: Mapped[bool] = mapped_column(Boolean)
+    drifted_share: Mapped[float] = mapped_column(Float)
+    rows_reference: Mapped[int] = mapped_column(Integer)
+    rows_current: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    html_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
 INFERENCE_LOG_COLUMNS = ["prediction_id", "created_at", "designation", "description",
@@ -248,3 +266,39 @@ class ProductStore:
     def clear_inference_log(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(InferenceLog))
+
+    # --- drift reports ------------------------------------------------------------------------
+    def record_drift(self, *, status: str, drift_detected: bool, drifted_share: float,
+                     rows_reference: int, rows_current: int, model_version: str | None,
+                     html_path: str | None, summary: dict) -> int:
+        with Session(self.engine) as s, s.begin():
+            record = DriftRecord(status=status, drift_detected=bool(drift_detected),
+                                 drifted_share=float(drifted_share), rows_reference=int(rows_reference),
+                                 rows_current=int(rows_current), model_version=model_version,
+                                 html_path=html_path,
+                                 summary_json=json.dumps(summary, sort_keys=True, default=str))
+            s.add(record)
+            s.flush()
+            return record.id
+
+    def drift_history(self, limit: int = 500) -> pd.DataFrame:
+        """Latest reports first is how they are chosen; they come back oldest first."""
+        stmt = (select(DriftRecord.id, DriftRecord.created_at, DriftRecord.status,
+                       DriftRecord.drift_detected, DriftRecord.drifted_share,
+                       DriftRecord.rows_reference, DriftRecord.rows_current,
+                       DriftRecord.model_version, DriftRecord.html_path)
+                .order_by(DriftRecord.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(stmt, conn)
+        return frame.iloc[::-1].reset_index(drop=True)
+
+    def latest_drift(self) -> dict | None:
+        with Session(self.engine) as s:
+            record = s.scalars(select(DriftRecord).order_by(DriftRecord.id.desc()).limit(1)).first()
+            if record is None:
+                return None
+            return {"id": record.id, "created_at": record.created_at, "status": record.status,
+                    "drift_detected": record.drift_detected, "drifted_share": record.drifted_share,
+                    "rows_reference": record.rows_reference, "rows_current": record.rows_current,
+                    "model_version": record.model_version, "html_path": record.html_path,
+                    "summary": json.loads(record.summary_json or "{}")}

@@ -83,3 +83,17 @@ def test_inference_log_window(store_url):
     assert last.loc[0, "designation"] == "Livre <script>alert(1)</script> é 🎲"  # stored as given
     recent = store.read_inference_log(since=now - timedelta(minutes=2, seconds=30))
     assert list(recent["prediction_id"]) == ["p8", "p9"]
+
+
+def test_drift_records(store_url):
+    store = ProductStore(store_url)
+    assert store.latest_drift() is None
+    for share, drifted in ((0.1, False), (0.75, True)):
+        store.record_drift(status="ok", drift_detected=drifted, drifted_share=share, rows_reference=500,
+                           rows_current=400, model_version="3", html_path="/tmp/r.html",
+                           summary={"signals": {"title_length": 0.01}})
+    latest = store.latest_drift()
+    assert latest["drift_detected"] is True and latest["drifted_share"] == 0.75
+    assert latest["summary"]["signals"]["title_length"] == 0.01
+    history = store.drift_history()
+    assert list(history["drifted_share"]) == [0.1, 0.75]
