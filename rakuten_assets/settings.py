@@ -49,11 +49,13 @@ class Settings(BaseSettings):
     experiment_name: str = Field("rakuten_classifier", description="MLflow experiment name.")
 
     # --- services ----------------------------------------------------------------------------
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    hub_host: str = "127.0.0.1"
-    hub_port: int = 7860
-    dagster_port: int = 3000
+    api_host: str = Field("127.0.0.1", description="Interface the API binds; also the host of the "
+                          "Dagster UI started by `rakuten up`.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the prediction API.")
+    hub_host: str = Field("127.0.0.1", description="Interface the Gradio hub binds.")
+    hub_port: int = Field(7860, ge=1, le=65535, description="Port of the Gradio hub.")
+    dagster_port: int = Field(3000, ge=1, le=65535, description="Port of the Dagster webserver "
+                              "started by `rakuten up`.")
     admin_token: str | None = Field(None, description="Bearer token for admin endpoints; "
                                     "unset disables them.")
     api_max_batch: int = Field(256, ge=1, description="Most items one POST /predict/batch "
