@@ -170,12 +170,14 @@ def _memoised(name: str, reference_data: pd.Series, current_data: pd.Series, thr
     key = (name, threshold, len(reference_data), len(current_data),
            int(pd.util.hash_pandas_object(reference_data, index=False).sum()),
            int(pd.util.hash_pandas_object(current_data, index=False).sum()))
-    if key not in _MEMO:
+    found = _MEMO.get(key)
+    if found is None:
+        score, drifted = compute()
+        found = (float(score), bool(drifted))
         if len(_MEMO) > 64:
             _MEMO.clear()
-        score, drifted = compute()
-        _MEMO[key] = (float(score), bool(drifted))
-    return _MEMO[key]
+        _MEMO[key] = found
+    return found
 
 
 def _js_above_noise(reference_data: pd.Series, current_data: pd.Series, feature_type: Any,
@@ -594,7 +596,7 @@ def build_drift_report(
     elif "prdtypecode" in current.columns:
         predictions = _codes(current["prdtypecode"])
     confidence = None
-    if "confidence" in current.columns and len(current):
+    if "confidence" in current.columns and current["confidence"].notna().any():
         confidence = round(float(pd.to_numeric(current["confidence"], errors="coerce").mean()), 4)
 
     signals = [s for s in ALL_SIGNALS
