@@ -3,7 +3,6 @@ evaluation -> promotion. Each asset is a thin layer over plain functions (`sourc
 `training`, `registry`) and reports what a user wants to see in the Dagster UI as metadata.
 """
 
-from __future__ import annotations
 
 import time
 from typing import Any
@@ -192,16 +191,17 @@ def _score_champion(settings, training_dataset: pd.DataFrame, trained_model: dic
     current = registry.champion()
     if current is None:
         return None, None, "no champion yet"
-    if current.version == trained_model["version"]:
-        return current.version, None, "the challenger is already champion"
+    champion_version = str(current.version)  # MLflow hands back an int or a str by store type
+    if champion_version == trained_model["version"]:
+        return champion_version, None, "the challenger is already champion"
     test = training_dataset[training_dataset["split"] == "test"]
     try:
         import mlflow.sklearn
-        model = mlflow.sklearn.load_model(registry.model_uri(current.version))
+        model = mlflow.sklearn.load_model(registry.model_uri(champion_version))
         f1 = evaluate(test["prdtypecode"], model.predict(test[TEXT_COLUMNS])).weighted_f1
     except Exception as exc:  # noqa: BLE001 - any load failure means "cannot compare", said below
-        return current.version, None, f"champion v{current.version} could not be scored: {exc}"
-    return current.version, f1, f"champion v{current.version} scored on the same {len(test)} test rows"
+        return champion_version, None, f"champion v{champion_version} could not be scored: {exc}"
+    return champion_version, f1, f"champion v{champion_version} scored on the same {len(test)} test rows"
 
 
 @asset_check(asset=model_evaluation, description="Weighted F1 on the test split is at least "
@@ -243,7 +243,7 @@ def promoted_model(context: AssetExecutionContext, trained_model: dict,
         "reason": decision.reason,
         "challenger_version": challenger,
         "champion_before": before or "none",
-        "champion_after": after.version if after else "none",
+        "champion_after": str(after.version) if after else "none",
         "challenger_weighted_f1": f1,
         "champion_weighted_f1_same_test": (model_evaluation["champion_weighted_f1"]
                                            if model_evaluation["champion_weighted_f1"] is not None else "n/a"),

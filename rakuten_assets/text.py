@@ -12,11 +12,14 @@ import unicodedata
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
+# Combining marks left by NFKD decomposition (the accents of é, ü, ç...). A regex over the
+# decomposed string is an order of magnitude faster than testing each character in Python,
+# which mattered: cleaning dominated drift-report time on long descriptions.
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
 def clean_text(text: object) -> str:

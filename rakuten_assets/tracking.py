@@ -12,7 +12,6 @@ We add two things:
   step to log, so later steps would log into a finished run (upstream issue #21872).
 """
 
-from __future__ import annotations
 
 import mlflow
 from dagster import (
@@ -33,12 +32,15 @@ class RakutenMlflow(MlFlow):
         super().__init__(context)
 
     def finish(self, status: str = "FINISHED") -> None:
-        """End this Dagster run's MLflow run (no-op if it is not the active one)."""
+        """End this Dagster run's MLflow run: the active one in this process, else the one
+        tagged with our dagster_run_id (a step in another process started it)."""
         active = mlflow.active_run()
-        if active is not None and active.info.run_id == self.mlflow_run_id:
+        if active is not None and active.data.tags.get("dagster_run_id") in (None, self.dagster_run_id):
             mlflow.end_run(status=status)
-        else:
-            self.tracking_client.set_terminated(self.mlflow_run_id, status=status)
+            return
+        run_id = self.mlflow_run_id or self._get_current_run_id()
+        if run_id:
+            self.tracking_client.set_terminated(run_id, status=status)
 
 
 class _ConfiguredContext:

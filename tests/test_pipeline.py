@@ -45,7 +45,7 @@ def test_full_pipeline_promotes_then_applies_the_rule(rakuten_env, monkeypatch):
 
     registry = ModelRegistry(rakuten_env)
     champion = registry.champion()
-    assert champion is not None and champion.version == mats["trained_model"]["model_version"]
+    assert champion is not None and str(champion.version) == mats["trained_model"]["model_version"]
     assert champion.tags[PROMOTION_TAG] == "promoted"
 
     # One MLflow run per Dagster run, ended, with params, metrics, dataset version and artifacts.
@@ -75,10 +75,10 @@ def test_full_pipeline_promotes_then_applies_the_rule(rakuten_env, monkeypatch):
     assert mats2["products"]["total_products"] == 1800
     assert mats2["promoted_model"]["decision"] == "rejected"
     assert "below the margin" in mats2["promoted_model"]["reason"]
-    assert registry.champion().version == champion.version
+    assert str(registry.champion().version) == str(champion.version)
     challenger = registry.version(mats2["trained_model"]["model_version"])
     assert challenger.tags[PROMOTION_TAG] == "rejected" and challenger.tags[PROMOTION_REASON_TAG]
-    assert mats2["model_evaluation"]["champion_version"] == champion.version
+    assert mats2["model_evaluation"]["champion_version"] == str(champion.version)
     assert isinstance(mats2["model_evaluation"]["champion_weighted_f1_same_test"], float)
 
 
