@@ -7,7 +7,7 @@ What is asserted, test by test:
   `promtool check rules` passes on monitoring/alerts.yml. The two configurations differ only in
   their scrape targets.
 - Every alert has a severity (critical or warning), a summary, a description and a `runbook`
-  annotation `docs/operations.md#alert-<alert name in lower case>`.
+  annotation `docs/operations.md#alert-<alert name in lower case>`, a heading of that file.
 - `promtool test rules` on synthetic series: each alert fires when its condition holds for its
   `for:` duration and stays quiet in the cases it is designed to ignore (low traffic, probes,
   a counter that appears at 0, a series that stopped growing long ago...). Annotations are
@@ -276,6 +276,13 @@ def test_every_alert_has_severity_summary_description_and_runbook():
         notes = rule.get("annotations") or {}
         assert notes.get("summary") and notes.get("description"), name
         assert notes.get("runbook") == f"docs/operations.md#alert-{name.lower()}", name
+    operations = ROOT / "docs" / "operations.md"
+    if operations.exists():  # the runbook anchors exist (GitHub's heading slugs)
+        anchors = {re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", line.lstrip("#").strip().lower()))
+                   for line in operations.read_text().splitlines() if line.startswith("#")}
+        for rule in rules:
+            anchor = rule["annotations"]["runbook"].split("#", 1)[1]
+            assert anchor in anchors, f"{rule['alert']}: no section #{anchor} in docs/operations.md"
 
 
 # --- promtool test rules ------------------------------------------------------------------------
