@@ -4,7 +4,9 @@ evaluation -> promotion. Each asset is a thin layer over plain functions (`sourc
 """
 
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -24,8 +26,8 @@ from rakuten_assets.settings import get_settings
 from rakuten_assets.sources import ingest_next, source_from_settings
 from rakuten_assets.store import ProductStore
 from rakuten_assets.training import (
-    TEXT_COLUMNS, data_quality_problems, dataset_version, evaluate, log_model,
-    plot_confusion_matrix, split_train_test,
+    REFERENCE_ARTIFACT_DIR, TEXT_COLUMNS, data_quality_problems, dataset_version, evaluate,
+    log_model, log_reference, plot_confusion_matrix, reference_sample, split_train_test,
 )
 
 GROUP = "training"
@@ -134,6 +136,9 @@ def trained_model(context: AssetExecutionContext, training_dataset: pd.DataFrame
     mlf.set_tags({DATASET_VERSION_TAG: version_of_data, "dagster_asset": "trained_model"})
     mlf.log_metrics({"features_fit_seconds": tfidf_features["fit_seconds"],
                      "classifier_fit_seconds": fit_seconds})
+    with tempfile.TemporaryDirectory() as folder:
+        reference = reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed)
+        mlf.log_artifact(str(log_reference(reference, Path(folder))), artifact_path=REFERENCE_ARTIFACT_DIR)
     example = training_dataset[TEXT_COLUMNS].head(3)
     started = time.perf_counter()
     info = log_model(pipeline, registered_model_name=settings.model_name, input_example=example)

@@ -48,6 +48,29 @@ class Settings(BaseSettings):
     champion_alias: str = Field("champion", description="Registry alias that production serves.")
     experiment_name: str = Field("rakuten_classifier", description="MLflow experiment name.")
 
+    # --- drift and retraining (issue 4) -------------------------------------------------------
+    drift_window_rows: int | None = Field(500, ge=1, description="Newest inference-log rows a "
+                                          "drift report compares (unset: no cap).")
+    drift_window_hours: float | None = Field(None, gt=0, description="Only inference-log rows "
+                                             "of the last T hours (unset: no time limit).")
+    drift_min_rows: int = Field(200, ge=1, description="Fewer logged rows than this: the report "
+                                "says insufficient_data and never drift.")
+    drift_reference_rows: int = Field(5000, ge=100, description="Rows of the champion's training "
+                                      "data kept as the drift reference (logged with the model).")
+    drift_share_threshold: float = Field(0.4, gt=0, le=1, description="Share of drift signals "
+                                         "that must drift for the report to say drift...")
+    drift_min_signals: int = Field(2, ge=1, description="...and at least this many signals, so "
+                                   "one noisy signal never fires alone.")
+    drift_cooldown_minutes: float = Field(60, ge=0, description="After drift_sensor requests a "
+                                          "retraining, further drift waits this long.")
+    drift_cron: str = Field("*/30 * * * *", description="Schedule of the drift report "
+                            "(drift_report_schedule, running by default).")
+    ingest_cron: str = Field("0 * * * *", description="Schedule of the next-batch ingestion "
+                             "(ingest_schedule, stopped by default: for demos).")
+    retrain_min_new_rows: int = Field(1000, ge=1, description="new_data_sensor asks for a "
+                                      "retraining once the store has grown by this many rows "
+                                      "since the last training_dataset.")
+
     # --- services ----------------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Interface the API binds; also the host of the "
                           "Dagster UI started by `rakuten up`.")

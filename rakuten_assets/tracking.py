@@ -13,9 +13,11 @@ We add two things:
 """
 
 
+from collections.abc import Callable
+
 import mlflow
 from dagster import (
-    DagsterRunStatus, RunFailureSensorContext, resource, run_failure_sensor,
+    DagsterRunStatus, DefaultSensorStatus, RunFailureSensorContext, resource, run_failure_sensor,
 )
 from dagster_mlflow.resources import MlFlow
 from mlflow.entities import RunStatus
@@ -56,15 +58,28 @@ class _ConfiguredContext:
         return getattr(self._context, name)
 
 
-@resource(description="MLflow tracking through dagster-mlflow: one MLflow run per Dagster run, "
-                      "configured from the project settings.")
-def mlflow_tracking_resource(context) -> RakutenMlflow:
-    settings = get_settings()
-    config = {"experiment_name": settings.experiment_name,
-              "mlflow_tracking_uri": settings.tracking_uri,
-              "parent_run_id": None, "mlflow_run_id": None, "env": {}, "env_to_tag": None,
-              "extra_tags": {"orchestrator": "dagster"}}
-    return RakutenMlflow(_ConfiguredContext(context, config))
+def _tracking_resource(experiment_of: Callable[[Settings], str], what: str):
+    @resource(description=f"MLflow tracking through dagster-mlflow for {what}: one MLflow run per "
+                          "Dagster run, configured from the project settings.")
+    def _resource(context) -> RakutenMlflow:
+        settings = get_settings()
+        config = {"experiment_name": experiment_of(settings),
+                  "mlflow_tracking_uri": settings.tracking_uri,
+                  "parent_run_id": None, "mlflow_run_id": None, "env": {}, "env_to_tag": None,
+                  "extra_tags": {"orchestrator": "dagster"}}
+        return RakutenMlflow(_ConfiguredContext(context, config))
+
+    return _resource
+
+
+def monitoring_experiment(settings: Settings) -> str:
+    return f"{settings.experiment_name}_monitoring"
+
+
+# Training runs and drift reports go to separate experiments, so the list of training runs
+# (which the hub shows and promotion compares) holds only trainings.
+mlflow_tracking_resource = _tracking_resource(lambda s: s.experiment_name, "training")
+mlflow_monitoring_resource = _tracking_resource(monitoring_experiment, "drift reports")
 
 
 def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
@@ -79,6 +94,7 @@ def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
 
 
 @run_failure_sensor(name="mlflow_run_failure_sensor", minimum_interval_seconds=30,
+                    default_status=DefaultSensorStatus.RUNNING,
                     description="Marks the MLflow run of a failed Dagster run as FAILED, so no "
                                 "run is left RUNNING in MLflow.")
 def mlflow_run_failure_sensor(context: RunFailureSensorContext):

@@ -176,3 +176,34 @@ def log_model(pipeline, *, registered_model_name: str, input_example: pd.DataFra
         pyfunc_predict_fn="predict",
     )
     return info
+
+
+# --- the drift reference, kept with the model ------------------------------------------------------
+REFERENCE_ARTIFACT_DIR = "reference"
+REFERENCE_FILE = "reference.parquet"
+
+
+def reference_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """What a drift report compares traffic with: a sample of the champion's own training
+    snapshot, with its split (the drift report measures vocabulary signals on test rows only,
+    which the vectoriser never saw). Kept as an artifact of the model's MLflow run, so it is the
+    reference of exactly this model, wherever the report runs."""
+    columns = ["productid", "designation", "description", "prdtypecode", "split"]
+    sample = frame[columns] if len(frame) <= rows else frame[columns].sample(rows, random_state=seed)
+    return sample.reset_index(drop=True)
+
+
+def log_reference(frame: pd.DataFrame, folder: Path) -> Path:
+    """Writes the reference where the caller logs it from (an MLflow artifact directory)."""
+    path = folder / REFERENCE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def load_reference(run_id: str, tracking_uri: str) -> pd.DataFrame:
+    import mlflow.artifacts
+
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"{REFERENCE_ARTIFACT_DIR}/{REFERENCE_FILE}",
+                                                tracking_uri=tracking_uri)
+    return pd.read_parquet(local)
