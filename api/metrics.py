@@ -66,7 +66,13 @@ class Metrics:
                                     "(micro-batches of single requests and /predict/batch).",
                                     ["path"], buckets=BATCH_BUCKETS, registry=r)
         self._info_labels: tuple[str, str, str] | None = None
+        self._extra_collectors: list = []
         self.model_version.set(0)
+
+    def add_collector(self, collector) -> None:
+        """A collector computed at scrape time (not per process), e.g. the drift gauges."""
+        self.registry.register(collector)
+        self._extra_collectors.append(collector)
 
     def set_model(self, name: str, version: str, alias: str, loaded_at: float) -> None:
         try:
@@ -88,5 +94,7 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            for collector in self._extra_collectors:
+                registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batching import MicroBatcher
 from api.inference_log import InferenceLogWriter
+from api.drift_gauges import DriftCollector
 from api.metrics import Metrics, multiprocess_dir
 from api.model_holder import ModelHolder
 from api.schemas import (
@@ -140,6 +141,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return ProductStore(settings.db_url)
 
+    drift_store = None
+
+    def latest_drift():
+        nonlocal drift_store
+        drift_store = drift_store or store_factory()
+        return drift_store.latest_drift()
+
+    metrics.add_collector(DriftCollector(latest_drift))
     writer = InferenceLogWriter(store_factory, metrics,
                                 flush_seconds=settings.inference_log_flush_seconds,
                                 buffer_max=settings.inference_log_buffer_max)
