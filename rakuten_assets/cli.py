@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+# Dagster flags dagster-mlflow as beta on import; users cannot act on that, so keep it quiet.
+warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
 
 app = typer.Typer(help="Rakuten product classifier: data, training, serving and monitoring.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

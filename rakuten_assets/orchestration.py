@@ -32,7 +32,11 @@ def run_job_in_process(job_name: str, echo: Callable[[str], None] = print) -> bo
         echo(f"unknown job {job_name!r}; jobs: {', '.join(names)}")
         return False
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        # INFO, not DEBUG: the terminal gets the assets' own messages; every event stays in the
+        # Dagster UI.
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
         echo(f"Dagster run {result.run_id} ({job_name}): {'SUCCESS' if result.success else 'FAILURE'}")
         for event in result.all_events:
             kind = event.event_type
