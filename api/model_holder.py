@@ -30,7 +30,7 @@ log = logging.getLogger("api.model_holder")
 # by default; a service must answer "MLflow is down" quickly and try again later instead.
 _MLFLOW_ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 # A version that failed to load is tried again on a poll only after this long (at once on

@@ -96,16 +96,20 @@ def test_broken_new_version_keeps_the_old_one_serving(live, tmp_path):
     empty.mkdir()
     broken = registry.client.create_model_version(settings.model_name, source=str(empty))
     registry.set_champion(broken.version, reason="a broken promotion")
-    r = httpx.post(server.url + "/admin/reload", headers=AUTH, timeout=60)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["changed"] is False and body["version"] == serving
-    assert f"version {broken.version}" in body["error"] and "failed to load" in body["error"]
-    assert httpx.get(server.url + "/model").json()["version"] == serving
-    assert httpx.get(server.url + "/ready").status_code == 200
-    p = httpx.post(server.url + "/predict", json={"designation": "Jeu PS4"})
-    assert p.status_code == 200 and p.json()["model_version"] == serving
-    assert "rakuten_model_load_failures_total{stage=\"load\"}" in httpx.get(server.url + "/metrics").text
+    try:
+        r = httpx.post(server.url + "/admin/reload", headers=AUTH, timeout=60)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["changed"] is False and body["version"] == serving
+        assert f"version {broken.version}" in body["error"] and "failed to load" in body["error"]
+        assert httpx.get(server.url + "/model").json()["version"] == serving
+        assert httpx.get(server.url + "/ready").status_code == 200
+        p = httpx.post(server.url + "/predict", json={"designation": "Jeu PS4"})
+        assert p.status_code == 200 and p.json()["model_version"] == serving
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'rakuten_model_load_failures_total{stage="load"}' in metrics
+    finally:  # roll the alias back, as an operator would
+        registry.set_champion(serving, reason="rollback")
 
 
 def test_schemathesis_finds_no_server_error(live):
@@ -147,11 +151,11 @@ def test_sigterm_flushes_every_prediction_to_the_log(live, tmp_path):
                         r = await client.post("/predict", json=random_item(rng))
                         served += 1 if r.status_code == 200 else 0
                     assert r.status_code == 200, r.text
-            await asyncio.gather(*(worker(200) for _ in range(16)))
+            await asyncio.gather(*(worker(130) for _ in range(16)))
 
     try:
         asyncio.run(load())
-        assert served >= 3000
+        assert served >= 2000
         # uvicorn re-raises the signal once its graceful shutdown is done: -SIGTERM or 0
         assert server.terminate() in (0, -15), server.log_tail()
     finally:

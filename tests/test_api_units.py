@@ -166,12 +166,12 @@ def small_pipeline(request):
     def joined(frame):
         return [join_fields(a, b) for a, b in zip(frame["designation"], frame["description"])]
 
-    frame = small_labelled_frame(1500, seed=3)
+    frame = small_labelled_frame(800, seed=3)
     pipeline = Pipeline([
         ("text", FunctionTransformer(joined)),
         ("features", FeatureUnion([("word", TfidfVectorizer()),
-                                   ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)))])),
-        ("classifier", LogisticRegression(max_iter=300) if request.param == "logistic"
+                                   ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))])),
+        ("classifier", LogisticRegression(max_iter=100) if request.param == "logistic"
          else SGDClassifier(loss="log_loss", random_state=0)),
     ]).fit(frame[["designation", "description"]], frame["prdtypecode"])
     return frame, pipeline

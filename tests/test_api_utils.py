@@ -116,7 +116,7 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
         self.workdir = workdir
 
-    def start(self, *, wait: str = "health", timeout: float = 120.0) -> "LiveServer":
+    def start(self, *, wait: str = "health", timeout: float = 240.0) -> "LiveServer":
         code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
                 "from api.server import serve; serve('127.0.0.1', int(sys.argv[1]))")
         self._log = open(self.log_path, "ab")
@@ -132,6 +132,9 @@ class LiveServer:
 
         try:
             wait_for(up, timeout, 0.3, f"{self.url}{path}")
+        except AssertionError as exc:
+            self.stop()
+            raise AssertionError(f"{exc}\nserver log:\n{self.log_tail()}") from None
         except BaseException:
             self.stop()
             raise
