@@ -439,8 +439,8 @@ def assert_points_into_stack(compose: dict, where: str, url: str) -> None:
                                   "container itself; use the service name")
     assert host in compose["services"], (f"{where} = {url}: host {host!r} is not a service of "
                                          f"docker-compose.yml ({', '.join(compose['services'])})")
-    port = parsed.port or {"http": 80, "https": 443, "postgresql": 5432,
-                           "postgresql+psycopg": 5432}.get(parsed.scheme)
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme) or \
+        (5432 if parsed.scheme.startswith("postgresql") else None)
     assert port in listening_ports(compose["services"][host]), (
         f"{where} = {url}: service {host} does not listen on port {port} "
         f"(it listens on {sorted(listening_ports(compose['services'][host]))})")
@@ -643,6 +643,7 @@ def test_postgres_init_creates_every_database_the_stack_uses(compose):
     for name, svc in compose["services"].items():
         urls += [v for v in env_of(svc).values() if v.startswith("postgresql")]
     used = {urlparse(u).path.lstrip("/") for u in urls}
+    assert all(urlparse(u).hostname == "postgres" for u in urls), urls
     assert used == DATABASES, used
     pg_env = env_of(compose["services"]["postgres"])
     created = set(pg_env.get("RAKUTEN_DATABASES", "").split()) or DATABASES
@@ -865,6 +866,9 @@ def test_dagster_services_have_the_instance_variables(compose):
         for ref in sorted(refs):
             assert env.get(ref), f"{name}: deploy/dagster.yaml reads {ref}, which is not set"
         assert_points_into_stack(compose, f"{name}: DAGSTER_PG_URL", env["DAGSTER_PG_URL"])
+        # SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which breaks dagster-postgres's NOTIFY.
+        assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://"), \
+            f"{name}: DAGSTER_PG_URL must name the psycopg2 driver"
         mounts = {v.split(":")[1] for v in svc.get("volumes", [])}
         for ref in ("DAGSTER_STORAGE_DIR", "DAGSTER_COMPUTE_LOGS_DIR"):
             assert any(env[ref].startswith(m) for m in mounts), f"{name}: {ref} is not on a volume"
