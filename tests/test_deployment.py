@@ -56,8 +56,10 @@ SERVICE_PACKAGES = {
     "api": ["rakuten_assets", "api"],
     "hub": ["rakuten_assets", "gradio_hub"],
 }
-# Settings that may stay unset in the stack, and why. Any other setting whose default is None,
-# a relative path or a loopback address must be set for every service whose code reads it.
+# Settings that may stay unset in the stack, and why. Any other location setting (a URL, URI,
+# host, home, folder or path) whose default is None, a relative path or a loopback address must
+# be set for every service whose code reads it. (Other settings left at None are tuning knobs
+# whose None means "no limit" or "off"; they need no value in a container.)
 OPTIONAL_UNSET = {
     "data_dir": "unset selects the synthetic source; official CSVs are ingested with "
                 "`rakuten ingest --x/--y` (docs/operations.md)",
@@ -68,6 +70,7 @@ OPTIONAL_UNSET = {
 # Settings that are bind addresses: 0.0.0.0 is right for the service that binds them.
 BIND_SETTINGS = {"api": "api_host", "hub": "hub_host"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOCATION_FIELD = re.compile(r"(url|uri|home|host|dir|path)$")
 
 
 # --- reading the compose file as Compose does -------------------------------------------------
@@ -817,7 +820,8 @@ def test_settings_load_in_every_service_and_point_into_the_stack(compose):
             value = getattr(settings, field_name)
             is_set = any(n in env for n in env_names)
             default = field.default
-            needs_setting = (default is None and field_name not in OPTIONAL_UNSET) or \
+            needs_setting = (default is None and LOCATION_FIELD.search(field_name)
+                             and field_name not in OPTIONAL_UNSET) or \
                 (isinstance(default, Path) and not default.is_absolute()) or \
                 (isinstance(default, str) and any(h in default for h in LOOPBACK))
             if needs_setting and not is_set:
