@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion
 
+from api.featurize import FastTfidf
 from rakuten_assets.categories import category_name
 
 TOP_K = 5
@@ -75,12 +76,17 @@ def optimise_linear_models(pipeline) -> int:
     return count
 
 
-def _transform(step, X):
-    """`step.transform(X)`, minus joblib's per-call set-up for a sequential FeatureUnion."""
+def _transform(step, X, fast: dict | None = None):
+    """`step.transform(X)`, minus joblib's per-call set-up for a sequential FeatureUnion, and
+    with the fast TF-IDF counting (`api.featurize`) for the vectorizers in `fast`."""
+    fast = fast or {}
+    if id(step) in fast:
+        return fast[id(step)].transform(X)
     if (isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
             and not step.transformer_weights):
-        parts = [t.transform(X) for _, t in step.transformer_list
-                 if t is not None and t not in ("drop", "passthrough")]
+        parts = [fast[id(t)].transform(X) if id(t) in fast else t.transform(X)
+                 for _, t in step.transformer_list
+                 if t is not None and not isinstance(t, str)]
         if parts and all(sp.issparse(p) for p in parts):
             return sp.hstack(parts, format="csr")
         return step.transform(X)
@@ -93,10 +99,78 @@ def to_frame(designations: Sequence[str], descriptions: Sequence[str | None]) ->
                         columns=TEXT_COLUMNS)
 
 
-class Predictor:
-    """A loaded pipeline made fast, plus what turning probabilities into answers needs."""
+class FastCalibratedLinear:
+    """`CalibratedClassifierCV(method="sigmoid")` over linear estimators (LinearSVC, ...),
+    computed as sklearn does (decision function, one sigmoid per class, normalisation, mean
+    over the calibrated members) but for all classes at once: sklearn validates its input
+    once per class (27 `check_array` calls per prediction), which dominated small batches."""
 
-    def __init__(self, pipeline, *, optimise: bool = True):
+    def __init__(self, members, n_classes: int):
+        self.members = members
+        self.n_classes = n_classes
+
+    @classmethod
+    def build(cls, clf) -> "FastCalibratedLinear | None":
+        if type(clf).__name__ != "CalibratedClassifierCV":
+            return None
+        from sklearn.preprocessing import LabelEncoder
+
+        members = []
+        for cc in getattr(clf, "calibrated_classifiers_", []):
+            est = cc.estimator
+            coef, intercept = getattr(est, "coef_", None), getattr(est, "intercept_", None)
+            n_classes = cc.classes.shape[0]
+            if (cc.method != "sigmoid" or n_classes <= 2 or not isinstance(coef, np.ndarray)
+                    or coef.ndim != 2 or intercept is None
+                    or not all(hasattr(c, "a_") and hasattr(c, "b_") for c in cc.calibrators)):
+                return None
+            pos = LabelEncoder().fit(cc.classes).transform(est.classes_)
+            k = min(len(pos), coef.shape[0], len(cc.calibrators))
+            members.append((np.asfortranarray(coef).T, np.asarray(intercept), pos[:k],
+                            np.array([c.a_ for c in cc.calibrators[:k]], dtype=np.float64),
+                            np.array([c.b_ for c in cc.calibrators[:k]], dtype=np.float64),
+                            n_classes, k))
+        return cls(members, clf.classes_.shape[0]) if members else None
+
+    def predict_proba(self, X) -> np.ndarray:
+        from scipy.special import expit
+
+        n = X.shape[0]
+        mean = np.zeros((n, self.n_classes))
+        for coef_t, intercept, pos, a, b, n_classes, k in self.members:
+            scores = np.asarray(X @ coef_t) + intercept
+            proba = np.zeros((n, n_classes))
+            proba[:, pos] = expit(-(a * scores[:, :k] + b))
+            denominator = np.sum(proba, axis=1)[:, np.newaxis]
+            uniform = np.full_like(proba, 1 / n_classes)
+            proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
+            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+            mean += proba
+        mean /= len(self.members)
+        return mean
+
+
+def _direct_text_step(step):
+    """The project's `ProductText` step as a function of two lists (no DataFrame)."""
+    if type(step).__name__ != "ProductText" or type(step).__module__ != "rakuten_assets.model":
+        return None
+    from rakuten_assets.text import join_fields
+
+    def text(designations, descriptions):
+        return [join_fields(t, d) for t, d in zip(designations, descriptions)]
+
+    return text
+
+
+class Predictor:
+    """A loaded pipeline made fast, plus what turning probabilities into answers needs.
+
+    Each fast part (direct text step, fast TF-IDF counting, fast calibrated classifier) is
+    used only if the probabilities it gives on sample rows equal the pipeline's own; otherwise
+    it is dropped, down to the plain `pipeline.predict_proba`."""
+
+    def __init__(self, pipeline, *, optimise: bool = True, sample_designations=None,
+                 sample_descriptions=None):
         self.pipeline = pipeline
         self.classes = np.asarray(pipeline.classes_).astype(np.int64)
         self.class_list = [int(c) for c in self.classes]
@@ -104,30 +178,90 @@ class Predictor:
         self.k = min(TOP_K, len(self.classes))
         self.optimised = 0
         self.fast = False
+        self.fast_vectorizers: dict[int, FastTfidf] = {}
+        self.fast_classifier = None
+        self.text_fn = None
         if optimise:
-            designations, descriptions = [d for d, _ in _SAMPLE], [d for _, d in _SAMPLE]
-            before = np.asarray(pipeline.predict_proba(to_frame(designations, descriptions)))
-            self.optimised = optimise_linear_models(pipeline)
-            self.fast = True
+            self._optimise(list(sample_designations or []), list(sample_descriptions or []))
+
+    def _optimise(self, more_designations, more_descriptions) -> None:
+        designations = [d for d, _ in _SAMPLE] + more_designations
+        descriptions = [d for _, d in _SAMPLE] + more_descriptions
+        pipeline = self.pipeline
+        before = np.asarray(pipeline.predict_proba(to_frame(designations, descriptions)))
+        self.optimised = optimise_linear_models(pipeline)
+        steps = getattr(pipeline, "steps", None)
+        if not steps:
+            return
+        self.fast = True
+        self.text_fn = _direct_text_step(steps[0][1]) if len(steps) >= 2 else None
+        self.fast_vectorizers = self._fast_vectorizers(designations, descriptions)
+        self.fast_classifier = FastCalibratedLinear.build(steps[-1][1])
+
+        def same() -> bool:
             after = self.predict_proba(designations, descriptions)
-            if not np.allclose(before, after, rtol=1e-6, atol=1e-9):
-                self.fast = False
-                after = self.predict_proba(designations, descriptions)
-                if not np.allclose(before, after, rtol=1e-6, atol=1e-9):
-                    raise RuntimeError("the optimised model does not reproduce the original "
-                                       "probabilities")
+            return after.shape == before.shape and np.allclose(before, after, rtol=1e-6,
+                                                                 atol=1e-9)
+
+        for drop in ("fast_classifier", "fast_vectorizers", "text_fn"):
+            if same():
+                return
+            setattr(self, drop, {} if drop == "fast_vectorizers" else None)
+        if not same():
+            self.fast = False
+            if not same():
+                raise RuntimeError("the optimised model does not reproduce the original "
+                                   "probabilities")
+
+    def describe(self) -> dict:
+        return {"fast": self.fast, "linear_models": self.optimised,
+                "text_step": self.text_fn is not None,
+                "fast_vectorizers": len(self.fast_vectorizers),
+                "fast_classifier": self.fast_classifier is not None}
+
+    def _fast_vectorizers(self, designations, descriptions) -> dict[int, FastTfidf]:
+        """FastTfidf for every TfidfVectorizer that feeds on the text step's output and
+        gives sklearn's exact result on the sample texts."""
+        steps = getattr(self.pipeline, "steps", None)
+        if not steps or len(steps) < 3:
+            return {}
+        try:
+            docs = list(steps[0][1].transform(to_frame(designations, descriptions)))
+        except Exception:  # noqa: BLE001 - not a text step we understand
+            return {}
+        if not all(isinstance(d, str) for d in docs):
+            return {}
+        candidates = [steps[1][1]]
+        if isinstance(steps[1][1], FeatureUnion):
+            candidates = [t for _, t in steps[1][1].transformer_list]
+        out = {}
+        for vec in candidates:
+            if FastTfidf.supports(vec):
+                try:
+                    fast = FastTfidf(vec)
+                    if fast.check(docs):
+                        out[id(vec)] = fast
+                except Exception:  # noqa: BLE001 - keep sklearn's path for this one
+                    continue
+        return out
 
     def predict_proba(self, designations: Sequence[str],
                       descriptions: Sequence[str | None]) -> np.ndarray:
-        X = to_frame(designations, descriptions)
         steps = getattr(self.pipeline, "steps", None)
-        if not self.fast or steps is None:
-            return np.asarray(self.pipeline.predict_proba(X))
-        for _, step in steps[:-1]:
-            if step is None or step == "passthrough":
+        if not self.fast or not steps:
+            return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions)))
+        if self.text_fn is not None:
+            X = self.text_fn(designations, descriptions)
+            middle = steps[1:-1]
+        else:
+            X = to_frame(designations, descriptions)
+            middle = steps[:-1]
+        for _, step in middle:
+            if step is None or isinstance(step, str):
                 continue
-            X = _transform(step, X)
-        return np.asarray(steps[-1][1].predict_proba(X))
+            X = _transform(step, X, self.fast_vectorizers)
+        classifier = self.fast_classifier or steps[-1][1]
+        return np.asarray(classifier.predict_proba(X))
 
     def predict(self, designations: Sequence[str], descriptions: Sequence[str | None]):
         """For each row: (code, category, confidence, top-k list of dicts)."""

@@ -153,7 +153,7 @@ def test_micro_batcher_hands_errors_to_every_request_and_keeps_going():
 
 
 # --- the predictor ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=["logistic", "sgd"])
+@pytest.fixture(scope="module", params=["project", "logistic", "sgd"])
 def small_pipeline(request):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -167,6 +167,11 @@ def small_pipeline(request):
         return [join_fields(a, b) for a, b in zip(frame["designation"], frame["description"])]
 
     frame = small_labelled_frame(800, seed=3)
+    if request.param == "project":  # the served model: build_classifier()
+        from rakuten_assets.model import build_classifier
+
+        pipeline = build_classifier().fit(frame[["designation", "description"]], frame["prdtypecode"])
+        return frame, pipeline
     pipeline = Pipeline([
         ("text", FunctionTransformer(joined)),
         ("features", FeatureUnion([("word", TfidfVectorizer()),
@@ -185,8 +190,12 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline):
     frame, pipeline = small_pipeline
     reference = copy.deepcopy(pipeline)
     predictor = Predictor(pipeline)
-    assert predictor.fast and predictor.optimised >= 1
-    assert pipeline.named_steps["classifier"].coef_.T.flags.c_contiguous
+    parts = predictor.describe()
+    assert parts["fast"] and parts["linear_models"] >= 1 and parts["fast_vectorizers"] == 2, parts
+    if hasattr(pipeline.named_steps["classifier"], "calibrated_classifiers_"):
+        assert parts["fast_classifier"] and parts["text_step"], parts
+    else:
+        assert pipeline.named_steps["classifier"].coef_.T.flags.c_contiguous
     sample = frame.sample(200, random_state=1)
     designations = sample["designation"].tolist()
     descriptions = [None if pd.isna(d) else d for d in sample["description"]]
@@ -199,3 +208,24 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline):
         assert code == int(reference.classes_[order[0]])
         assert confidence == pytest.approx(probs[order[0]])
         assert [e["prdtypecode"] for e in top] == [int(reference.classes_[i]) for i in order]
+
+
+def test_fast_tfidf_counts_equal_sklearn_on_awkward_text():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from api.featurize import FastTfidf
+
+    train = ["le chat noir", "a b c", "x", "Ünïcödé 日本語 🦄 emoji", "tab\tand\nnewline  double",
+             "aa aa aa aaaaaa", "<b>html</b> &amp;", "le chien", "bb cc dd ee"] * 3
+    docs = ["", " ", "a", "le chat", "🦄🦄 ab", "nouveau mot inconnu", "aa   aa\t\taa",
+            "\x00 nul", "x" * 300, "Le CHAT", "a b c d e f g h"]
+    for vec in (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)),
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+                TfidfVectorizer(analyzer="char", ngram_range=(2, 4), binary=True)):
+        vec.fit(train)
+        fast = FastTfidf(vec)
+        expected, got = vec.transform(docs), fast.transform(docs)
+        assert expected.shape == got.shape
+        assert abs(expected - got).max() < 1e-6, vec
+        assert fast.transform(["", " <>"]).nnz == vec.transform(["", " <>"]).nnz
