@@ -42,16 +42,16 @@ def _hash_terms(terms: list[str], n: int) -> np.ndarray:
 
 class _HashTable:
     """Open addressing (linear probing) from 64-bit hashes to feature indices, looked up for
-    a whole array of hashes at once; kept at most 1/8 full, so nearly every look-up is one
+    a whole array of hashes at once; kept at most 1/16 full, so nearly every look-up is one
     probe (a `searchsorted` in the sorted hashes costs ~16 dependent probes)."""
 
     def __init__(self, hashes: np.ndarray, values: np.ndarray):
-        bits = max(10, int(np.ceil(np.log2(max(hashes.size, 1) * 8))))
+        bits = max(10, int(np.ceil(np.log2(max(hashes.size, 1) * 16))))
         self.shift = np.uint64(64 - bits)
         size = 1 << bits
         self.mask = size - 1
         self.keys = np.zeros(size, dtype=np.uint64)
-        self.values = np.full(size, -1, dtype=np.int64)  # -1: empty slot
+        self.values = np.full(size, -1, dtype=np.int32)  # -1: empty slot
         slots = (hashes >> self.shift).astype(np.int64)
         pending = np.arange(hashes.size)
         self.max_probe = 0
@@ -70,18 +70,22 @@ class _HashTable:
             self.max_probe += 1 if pending.size else 0
 
     def lookup(self, h: np.ndarray) -> np.ndarray:
-        slot = (h >> self.shift).astype(np.int64)
-        out = np.full(h.size, -1, dtype=np.int64)
-        todo = np.arange(h.size)
-        for _ in range(self.max_probe + 1):
-            s = slot[todo]
-            vals = self.values[s]
-            match = (self.keys[s] == h[todo]) & (vals >= 0)
-            out[todo[match]] = vals[match]
-            todo = todo[~match & (vals >= 0)]  # occupied by another key: probe on
+        """Feature index of every hash, -1 when it is not in the vocabulary."""
+        slot = (h >> self.shift).astype(np.intp)
+        vals = np.take(self.values, slot)
+        hit = np.take(self.keys, slot) == h
+        out = np.where(hit, vals, -1)
+        # the few that met another key in their home slot probe on (linear probing)
+        todo = np.flatnonzero(~hit & (vals >= 0))
+        for _ in range(self.max_probe):
             if not todo.size:
                 break
-            slot[todo] = (slot[todo] + 1) & self.mask
+            slot_t = (slot[todo] + 1) & self.mask
+            slot[todo] = slot_t
+            vals = np.take(self.values, slot_t)
+            match = (np.take(self.keys, slot_t) == h[todo]) & (vals >= 0)
+            out[todo[match]] = vals[match]
+            todo = todo[~match & (vals >= 0)]
         return out
 
 

@@ -34,6 +34,9 @@ _SAMPLE = [
     ("Piscine tubulaire ronde 3,66 x 0,76 m", "Pompe de filtration incluse &amp; bâche"),
     ("Coussin décoratif en coton 45x45", ""),
     ("Harry Potter à l'école des sorciers - livre de poche", "Roman jeunesse"),
+    ("<b></b>", None),  # nothing left once cleaned
+    ("🦄 Licorne   LUMINEUSE\tà piles", "x" * 300 + " <script>alert(1)</script>"),
+    ("a", "b"),
 ]
 
 

@@ -88,7 +88,7 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def train_and_register(rows: int, real: bool) -> tuple[str, "object"]:
+def train_and_register(rows: int, real: bool, reuse: bool = False) -> tuple[str, "object"]:
     import mlflow
     import pandas as pd
 
@@ -99,6 +99,11 @@ def train_and_register(rows: int, real: bool) -> tuple[str, "object"]:
     from rakuten_assets.training import TEXT_COLUMNS, log_model
 
     settings = get_settings()
+    if reuse and (champion := ModelRegistry(settings).champion()) is not None:
+        frame = (pd.read_csv(REAL_DATA / "labeled_text.csv") if real
+                 else generate_catalogue(rows, seed=42))
+        print(f"model: reusing {settings.model_name} version {champion.version} from {settings.home}")
+        return str(champion.version), frame
     if real:
         frame = pd.read_csv(REAL_DATA / "labeled_text.csv")
         source = f"real labeled_text.csv ({len(frame)} rows)"
@@ -189,6 +194,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=256, help="items per batch request")
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="use (and keep) this folder")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: serve the champion "
+                        "already registered there instead of training again")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -206,7 +213,7 @@ def main() -> int:
     settings = get_settings()
     settings.ensure_dirs()
     print(f"workdir {workdir}; {os.cpu_count()} CPUs; load average {os.getloadavg()}")
-    version, frame = train_and_register(args.rows, args.real)
+    version, frame = train_and_register(args.rows, args.real, args.reuse)
     items = sample_items(frame, 2000)
     single_api = write_bodies(workdir / "single_api.jsonl", items)
     single_mlflow = write_bodies(workdir / "single_mlflow.jsonl",
@@ -216,6 +223,8 @@ def main() -> int:
     batch_mlflow = write_bodies(workdir / "batch_mlflow.jsonl", [{"dataframe_records": b} for b in batches])
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": settings.tracking_uri,
+           # `mlflow models serve` runs `uvicorn` from PATH: the one beside this interpreter
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            # the API's access to the inference log is part of what is measured
            "RAKUTEN_DATABASE_URL": settings.db_url}
     results: dict[tuple[str, str], dict] = {}
