@@ -165,10 +165,12 @@ def run_wrk(url: str, bodies: Path, workdir: Path, *, duration: int, connections
     script = workdir / (bodies.stem + ".lua")
     script.write_text(LUA % {"bodies": bodies})
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-           "--timeout", "10s", "-s", str(script), url]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+           "--timeout", "60s", "-s", str(script), url]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     if done.returncode != 0:
         raise SystemExit(f"wrk failed: {done.stderr or done.stdout}")
+    with (workdir / "wrk.log").open("a") as log:
+        log.write(f"$ {' '.join(cmd)}\n{done.stdout}\n")
     return parse_wrk(done.stdout)
 
 

@@ -229,3 +229,14 @@ def test_fast_tfidf_counts_equal_sklearn_on_awkward_text():
         assert expected.shape == got.shape
         assert abs(expected - got).max() < 1e-6, vec
         assert fast.transform(["", " <>"]).nnz == vec.transform(["", " <>"]).nnz
+
+
+def test_api_package_imports_neither_dagster_nor_gradio():
+    import subprocess
+    import sys
+
+    code = ("import sys, api.server; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'gradio'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
