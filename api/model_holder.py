@@ -13,6 +13,7 @@ If MLflow is unreachable (at start-up or later), the holder keeps what it has (p
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -129,6 +130,9 @@ class ModelHolder:
             log.exception("model load failed")
             return self._failure("load", error, previous)
         self._failed.pop(version, None)
+        # The model's objects live as long as it serves: keep them out of the cyclic GC's
+        # full collections, which otherwise walk them all and stall requests (p99).
+        gc.freeze()
         self.current = loaded  # the swap: one reference assignment
         self.last_error = None
         self.reason = ""

@@ -52,6 +52,10 @@ class ModelUnavailable(Exception):
         self.reason = reason
 
 
+class ClientGone(Exception):
+    """The client disconnected before its prediction ran."""
+
+
 class BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int):
         super().__init__(413, f"request body larger than {limit} bytes")
@@ -243,6 +247,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _error(503, "model_unavailable", f"no model is being served: {exc.reason}",
                       {"Retry-After": "5"})
 
+    @app.exception_handler(ClientGone)
+    async def on_client_gone(request: Request, exc: ClientGone):
+        return _error(499, "client_closed_request", "the client disconnected")  # never read
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -271,6 +279,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.add(rows)
         return out, latency
 
+    async def run_unless_disconnected(request: Request, fn, arg):
+        """Queue `fn(arg)` for the model thread, but drop it if the client hangs up before its
+        turn: a client that gave up must not leave a backlog of batches for nobody."""
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(executor, fn, arg)
+        receive = request.receive  # the body has been read: the next message is a disconnect
+        hangup = asyncio.ensure_future(receive())
+        try:
+            done, _ = await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not hangup.done():
+                hangup.cancel()
+        if work in done:
+            return work.result()
+        message = hangup.result()
+        if message.get("type") != "http.disconnect":
+            return await work
+        work.cancel()  # removed from the executor's queue if not started yet
+        metrics.errors.labels("client_disconnected").inc()
+        raise ClientGone()
+
     @app.post("/predict", response_model=PredictResponse, tags=["prediction"],
               responses=_ERROR_DOCS, summary="Predict the product type code of one item")
     async def predict(item: PredictRequest, request: Request):  # type: ignore[valid-type]
@@ -290,8 +319,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if holder.current is None:
             raise ModelUnavailable(holder.reason)
         inputs = [(it.designation, it.description) for it in batch.items]
-        loop = asyncio.get_running_loop()
-        version, preds = await loop.run_in_executor(executor, run_batch, inputs)
+        version, preds = await run_unless_disconnected(request, run_batch, inputs)
         metrics.batch_size.labels("batch").observe(len(inputs))
         out, _ = record(t0, version, inputs, preds)
         return _json({"predictions": out, "model_version": version})

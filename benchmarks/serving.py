@@ -174,6 +174,23 @@ def run_wrk(url: str, bodies: Path, workdir: Path, *, duration: int, connections
     return parse_wrk(done.stdout)
 
 
+def drained(url: str, bodies: Path, timeout: float = 120.0) -> None:
+    """Wait until the server has worked through what wrk left queued when it hung up (a probe
+    request is answered only after the backlog), so that runs do not measure each other."""
+    body = bodies.read_text().splitlines()[0].encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        try:
+            httpx.post(url, content=body, headers={"content-type": "application/json"},
+                       timeout=timeout)
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - t0 < 2.0:
+            return
+    print(f"  (server at {url} still busy after {timeout:.0f} s)")
+
+
 def check_answers(url_api: str, url_mlflow: str | None, item: dict) -> None:
     r = httpx.post(url_api + "/predict", json=item, timeout=30)
     r.raise_for_status()
@@ -266,10 +283,12 @@ def main() -> int:
         for server, mode, url, bodies, per_request in plan:
             run_wrk(url, bodies, workdir, duration=args.warmup, connections=args.connections,
                     threads=args.threads)
+            drained(url, bodies)
             res = run_wrk(url, bodies, workdir, duration=args.duration,
                           connections=args.connections, threads=args.threads)
             res["items_per_s"] = res["rps"] * per_request
             results[(server, mode)] = res
+            drained(url, bodies)
             print(f"  measured {server:>12} {mode:>6}: {res['rps']:9.1f} req/s, "
                   f"p99 {res['p99_ms']:.1f} ms, errors {res['errors']}", flush=True)
         served = httpx.get(api_url + "/metrics", timeout=10).text
