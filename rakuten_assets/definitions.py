@@ -1,7 +1,7 @@
 """The Dagster code location: every asset, check, job, sensor and schedule of the project.
 Loaded by `workspace.yaml` (`dagster dev -w workspace.yaml`) and by `rakuten materialize`."""
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from rakuten_assets.assets import ALL_ASSETS, ALL_CHECKS, TRAINING_ASSETS, products
 from rakuten_assets.drift_asset import drift_report
@@ -30,4 +30,8 @@ defs = Definitions(
     sensors=[mlflow_run_failure_sensor, make_new_data_sensor(training_job), make_drift_sensor(training_job)],
     schedules=make_schedules(drift_job, ingest_job),
     resources={"mlflow": mlflow_tracking_resource, "mlflow_monitoring": mlflow_monitoring_resource},
+    # One process per run: on a 2-core machine, a process per step spends more time importing
+    # Dagster, MLflow and scikit-learn and pickling matrices between steps than the steps take.
+    # Scale-out swaps this for a run launcher / executor of Dagster's (see docs/scaling.md).
+    executor=in_process_executor,
 )
