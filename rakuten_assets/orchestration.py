@@ -4,6 +4,7 @@ readable summary, and the long-running Dagster processes `rakuten up` supervises
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
 
@@ -74,7 +75,8 @@ def service_processes(settings: Settings) -> list[tuple[str, str]]:
 
     bin_dir = Path(sys.executable).parent
     q = shlex.quote
-    target = "-m rakuten_assets.definitions -a defs"
+    # The workspace file names the code location `rakuten`, which the hub's GraphQL calls use.
+    target = f"-w {q(str(Path(__file__).resolve().parents[1] / 'workspace.yaml'))}"
     processes = [
         ("dagster-web", f"{q(str(bin_dir / 'dagster-webserver'))} {target} -h {settings.api_host} "
                         f"-p {settings.dagster_port}"),
@@ -82,6 +84,14 @@ def service_processes(settings: Settings) -> list[tuple[str, str]]:
         ("api", f"{q(str(bin_dir / 'rakuten'))} api"),
         ("hub", f"{q(str(bin_dir / 'rakuten'))} hub"),
     ]
+    prometheus = shutil.which("prometheus")
+    local_config = Path(__file__).resolve().parents[1] / "monitoring" / "prometheus.local.yml"
+    if prometheus and local_config.is_file():
+        # Optional on the embedded default: started when Debian's prometheus is installed
+        # (`make test` installs it), so the alert rules run beside the API.
+        processes.append(("prometheus", f"{q(prometheus)} --config.file={q(str(local_config))} "
+                                        f"--storage.tsdb.path={q(str(settings.home_dir / 'prometheus'))} "
+                                        "--web.listen-address=127.0.0.1:9090 --log.level=warn"))
     if is_local_store(settings.tracking_uri):
         # The store is a local SQLite file every process opens directly; this server is the UI.
         processes.append(("mlflow-ui", f"{q(str(bin_dir / 'mlflow'))} server --backend-store-uri "
@@ -97,4 +107,6 @@ def service_urls(settings: Settings) -> list[tuple[str, str]]:
             ("Dagster UI", f"http://{host}:{settings.dagster_port}")]
     if settings.mlflow_ui_url:
         urls.append(("MLflow UI", settings.mlflow_ui_url))
+    if shutil.which("prometheus") and settings.prometheus_url:
+        urls.append(("Prometheus", settings.prometheus_url))
     return urls
