@@ -112,6 +112,31 @@ def test_broken_new_version_keeps_the_old_one_serving(live, tmp_path):
         registry.set_champion(serving, reason="rollback")
 
 
+def test_batches_of_clients_that_hung_up_are_dropped(live):
+    server = live[0]
+    rng = random.Random(11)
+    body = {"items": [random_item(rng) for _ in range(256)]}
+
+    def dropped() -> float:
+        text = httpx.get(server.url + "/metrics").text
+        for line in text.splitlines():
+            if line.startswith('rakuten_api_errors_total{error_type="client_disconnected"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = dropped()
+
+    async def impatient():
+        async with httpx.AsyncClient(base_url=server.url, timeout=0.3) as client:
+            await asyncio.gather(*(client.post("/predict/batch", json=body) for _ in range(24)),
+                                 return_exceptions=True)
+
+    asyncio.run(impatient())  # 6,144 items queued, every client gone after 0.3 s
+    wait_for(lambda: dropped() > before, 60, 0.3, "abandoned batches to be dropped")
+    r = httpx.post(server.url + "/predict/batch", json=body, timeout=60)
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 256
+
+
 def test_schemathesis_finds_no_server_error(live):
     server, _, _, root = live
     cmd = [str(Path(sys.executable).with_name("schemathesis")), "run", server.url + "/openapi.json",
