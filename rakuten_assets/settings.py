@@ -124,6 +124,9 @@ class Settings(BaseSettings):
                                        "the hub checks and reads alerts from; empty: none.")
     grafana_url: str | None = Field("http://127.0.0.1:3001", description="Grafana linked from "
                                     "the hub; empty: none.")
+    hub_runs_in_process: bool = Field(True, description="Runs launched from the hub use Dagster's "
+                                      "in-process executor (one process, not one per step: much "
+                                      "faster on a small machine); false keeps the job's executor.")
     # --- hub (gradio_hub) end -----------------------------------------------------------------
 
     @field_validator("database_url", "mlflow_tracking_uri")
