@@ -1,0 +1,160 @@
+"""The Rakuten control hub: one Gradio page to see and drive the whole system.
+
+`build_hub(settings)` returns the Blocks (tests and embedding use it); `launch(host, port,
+root_path)` serves it (`rakuten hub`, `make run`). The hub is a client: it reaches the API,
+Dagster, MLflow, the database, Prometheus and Grafana through the small client modules of this
+package, each with a timeout, and every tab says which service is unreachable and how to start
+it instead of failing.
+
+Concurrency: Gradio runs one event of a kind at a time unless told otherwise, which would make
+every visitor wait for the others; reads and predictions run `RAKUTEN_HUB_CONCURRENCY` at a time
+(8 by default: they are I/O-bound calls to other services), while control actions (ingest,
+materialise, promote, roll back) share one `control` slot so they never race each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import gradio as gr
+
+from gradio_hub import (
+    tab_dataset,
+    tab_monitoring,
+    tab_overview,
+    tab_predict,
+    tab_training,
+)
+from gradio_hub.common import esc, notice
+from gradio_hub.context import HubContext
+from rakuten_assets.settings import Settings, get_settings
+
+log = logging.getLogger("gradio_hub")
+TITLE = "Rakuten control hub"
+
+
+def _auth_status(ctx: HubContext, user: str | None) -> str:
+    if not ctx.gate.enabled:
+        return notice("Control actions are open to everyone on this hub (set RAKUTEN_HUB_USERS to "
+                      "require a login).", "info")
+    if user:
+        return notice(f"Signed in as {user}: control actions are enabled.", "ok")
+    return notice("Viewing is open; control actions (ingest, materialise, promote, roll back) need "
+                  "you to sign in.", "info")
+
+
+def _warm_up(ctx: HubContext) -> None:
+    for probe in (ctx.store.ping, ctx.registry.ping):
+        try:
+            probe()
+        except Exception:  # noqa: BLE001 - the Overview reports it properly
+            pass
+
+
+def _timer_on():
+    return gr.Timer(active=True)
+
+
+def _timer_off():
+    return gr.Timer(active=False)
+
+
+def build_hub(settings: Settings | None = None) -> gr.Blocks:
+    settings = settings or get_settings()
+    ctx = HubContext(settings)
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        session_user = gr.State(None)  # server-side, per browser session: the client cannot set it
+        gr.Markdown(f"# {TITLE}\nData, training, serving and monitoring of the "
+                    f"`{esc(settings.model_name)}` product classifier, in one place.")
+        auth_html = gr.HTML(_auth_status(ctx, None), elem_id="hub-auth-status")
+        if ctx.gate.enabled:
+            with gr.Accordion("Sign in", open=False, elem_id="hub-sign-in"):
+                with gr.Row():
+                    username = gr.Textbox(label="User", elem_id="hub-username", scale=2)
+                    password = gr.Textbox(label="Password", type="password", elem_id="hub-password", scale=2)
+                    sign_in = gr.Button("Sign in", variant="primary", elem_id="hub-sign-in-button", scale=1)
+                    sign_out = gr.Button("Sign out", elem_id="hub-sign-out-button", scale=1)
+
+            def do_sign_in(name: str, secret: str):
+                if ctx.gate.check(name, secret):
+                    log.info("hub: %s signed in", name.strip())
+                    return name.strip(), _auth_status(ctx, name.strip()), ""
+                return None, notice("Wrong user or password.", "error"), ""
+
+            def do_sign_out():
+                return None, _auth_status(ctx, None)
+
+            sign_in.click(do_sign_in, [username, password], [session_user, auth_html, password],
+                          api_visibility="private")
+            password.submit(do_sign_in, [username, password], [session_user, auth_html, password],
+                            api_visibility="private")
+            sign_out.click(do_sign_out, outputs=[session_user, auth_html], api_visibility="private")
+
+        with gr.Tabs(elem_id="hub-tabs"):
+            with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
+                overview = tab_overview.build(ctx)
+            with gr.Tab("Predict", id="predict", elem_id="tab-predict") as predict_tab:
+                predict = tab_predict.build(ctx)
+            with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset") as dataset_tab:
+                dataset = tab_dataset.build(ctx, session_user)
+            with gr.Tab("Training", id="training", elem_id="tab-training") as training_tab:
+                training = tab_training.build(ctx, session_user)
+            with gr.Tab("Monitoring", id="monitoring", elem_id="tab-monitoring") as monitoring_tab:
+                monitoring = tab_monitoring.build(ctx)
+
+        # Each tab loads when it is opened, so the first page shows after the Overview's probes
+        # alone; the Monitoring tab's live timer runs only while that tab is open.
+        demo.load(overview.refresh, overview.inputs, overview.outputs, api_visibility="private")
+        timer = monitoring.timer
+        for tab, handles in ((overview_tab, overview), (predict_tab, predict), (dataset_tab, dataset),
+                             (training_tab, training), (monitoring_tab, monitoring)):
+            tab.select(handles.refresh, handles.inputs, handles.outputs, api_visibility="private")
+            tab.select(_timer_on if tab is monitoring_tab else _timer_off, outputs=[timer],
+                       api_visibility="private", show_progress="hidden")
+
+    # Import MLflow and open the stores now, in the background, rather than on the first visit.
+    threading.Thread(target=_warm_up, args=(ctx,), name="hub-warm-up", daemon=True).start()
+    demo.queue(default_concurrency_limit=settings.hub_concurrency, max_size=256)
+    demo.hub_context = ctx  # for tests and embedding
+    return demo
+
+
+def _quiet_clients(settings: Settings) -> None:
+    """Bound the libraries' own waits: a down MLflow server or PostgreSQL must not hang a tab."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(5, settings.hub_timeout_seconds * 3))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("PGCONNECT_TIMEOUT", str(int(max(2, settings.hub_timeout_seconds))))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def launch_options(settings: Settings, ctx: HubContext, root_path: str | None) -> dict:
+    return {"root_path": root_path if root_path is not None else settings.hub_root_path,
+                "auth": ctx.gate.gradio_auth(),
+                "auth_message": "Rakuten control hub: sign in with a RAKUTEN_HUB_USERS login.",
+                "show_error": False, "max_threads": 40, "max_file_size": "200mb", "ssr_mode": False,
+                "footer_links": ["gradio"], "enable_monitoring": False}
+
+
+def launch(host: str, port: int, root_path: str | None = None, *, block: bool = True) -> gr.Blocks:
+    """Serve the hub at http://host:port (behind a proxy: under `root_path`, e.g. `/hub`)."""
+    settings = get_settings()
+    _quiet_clients(settings)
+    demo = build_hub(settings)
+    ctx: HubContext = demo.hub_context
+    options = launch_options(settings, ctx, root_path)
+    log.info("hub on http://%s:%s%s (API %s, Dagster %s, login %s)", host, port, options["root_path"] or "",
+             ctx.api.base_url, ctx.dagster.base_url,
+             "for the whole hub" if ctx.gate.protect_all else "for control actions" if ctx.gate.enabled else "off")
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=False, **options)
+    return demo
+
+
+if __name__ == "__main__":  # `python -m gradio_hub.app [port]`
+    import sys
+
+    logging.basicConfig(level=logging.INFO)
+    s = get_settings()
+    launch(s.hub_host, int(sys.argv[1]) if len(sys.argv) > 1 else s.hub_port)

@@ -1,0 +1,198 @@
+"""What every part of the hub shares: where the services are, how to say one is down, and HTML
+helpers that escape everything they are given.
+
+The hub is a client of the rest of the system. Each client module raises `ServiceUnavailable`
+when it cannot reach its service (with what to run to start it) and `ServiceError` when the
+service answered with an error; tabs turn both into a sentence instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rakuten_assets.settings import Settings
+
+log = logging.getLogger("gradio_hub")
+
+
+# --- where things are ----------------------------------------------------------------------------
+def _clean(url: str | None) -> str | None:
+    url = (url or "").strip()
+    return url.rstrip("/") or None
+
+
+def api_url(settings: Settings) -> str:
+    return _clean(settings.api_url) or f"http://{settings.api_host}:{settings.api_port}"
+
+
+def dagster_url(settings: Settings) -> str:
+    return _clean(settings.dagster_url) or f"http://{settings.api_host}:{settings.dagster_port}"
+
+
+def mlflow_ui_url(settings: Settings) -> str | None:
+    return _clean(settings.mlflow_ui_url)
+
+
+def prometheus_url(settings: Settings) -> str | None:
+    return _clean(settings.prometheus_url)
+
+
+def grafana_url(settings: Settings) -> str | None:
+    return _clean(settings.grafana_url)
+
+
+def start_hint(service: str, settings: Settings) -> str:
+    """What a user runs to bring `service` up, in words."""
+    hints = {
+        "API": (f"start it with `make run` (the whole stack) or `rakuten api --host {settings.api_host} "
+                f"--port {settings.api_port}`; the hub looks for it at {api_url(settings)} "
+                "(RAKUTEN_API_URL)"),
+        "Dagster": ("start it with `make run`, or `dagster-webserver -w workspace.yaml -p "
+                    f"{settings.dagster_port}` and `dagster-daemon run -w workspace.yaml`; the hub "
+                    f"looks for it at {dagster_url(settings)} (RAKUTEN_DAGSTER_URL)"),
+        "MLflow": (f"check MLFLOW_TRACKING_URI (now {settings.tracking_uri}); the embedded default "
+                   "is a SQLite file and needs no server"),
+        "MLflow UI": (f"start it with `mlflow ui --backend-store-uri {settings.tracking_uri} --port "
+                      "5000` (RAKUTEN_MLFLOW_UI_URL says where the hub looks)"),
+        "Database": ("check RAKUTEN_DATABASE_URL; the embedded default is a SQLite file in "
+                     "RAKUTEN_HOME and needs no server"),
+        "Prometheus": ("start it with `prometheus --config.file=monitoring/prometheus.yml`; the hub "
+                       f"looks for it at {prometheus_url(settings)} (RAKUTEN_PROMETHEUS_URL)"),
+        "Grafana": ("start Grafana with the provisioning in `grafana/provisioning`; the hub looks "
+                    f"for it at {grafana_url(settings)} (RAKUTEN_GRAFANA_URL)"),
+        "Docker": "start the Docker engine, or ignore this line when not using containers",
+    }
+    return hints.get(service, f"start {service}")
+
+
+# --- errors ----------------------------------------------------------------------------------------
+class ServiceUnavailable(Exception):
+    """A service could not be reached at all."""
+
+    def __init__(self, service: str, url: str | None, reason: str, hint: str = ""):
+        super().__init__(f"{service} unreachable at {url}: {reason}")
+        self.service, self.url, self.reason, self.hint = service, url, reason, hint
+
+    def user_message(self) -> str:
+        where = f" at {self.url}" if self.url else ""
+        text = f"{self.service} is unreachable{where} ({self.reason})."
+        if self.hint:
+            text += f" To fix it: {self.hint}."
+        return text
+
+
+class ServiceError(Exception):
+    """A service answered, but with an error the user should read."""
+
+    def __init__(self, service: str, message: str, status: int | None = None):
+        super().__init__(f"{service}: {message}")
+        self.service, self.message, self.status = service, message, status
+
+    def user_message(self) -> str:
+        return f"{self.service} answered with an error: {self.message}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A sentence for any exception; unexpected ones are logged with their traceback."""
+    if isinstance(exc, (ServiceUnavailable, ServiceError)):
+        return exc.user_message()
+    log.exception("unexpected error in the hub", exc_info=exc)
+    return f"Something went wrong: {type(exc).__name__}: {exc}"
+
+
+def reason_of(exc: BaseException) -> str:
+    """Short reason for a transport error: 'connection refused', 'timed out after 3 s'..."""
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "name or service" in text or "nodename" in text:
+            return "unknown host name"
+        return "cannot connect"
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+# --- HTML built from escaped parts only -------------------------------------------------------------
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def link(url: str | None, text: str) -> str:
+    if not url:
+        return esc(text)
+    return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{esc(text)}</a>'
+
+
+_NOTICE_STYLES = {
+    "info": "background:#eef5ff;border-color:#9cc1f0;color:#1d3b66",
+    "ok": "background:#edf9f0;border-color:#8fd19e;color:#1e5631",
+    "warn": "background:#fff8e6;border-color:#f0c36d;color:#6b4b00",
+    "error": "background:#fdeeee;border-color:#f09a9a;color:#7a1c1c",
+}
+
+
+def notice(text: str, kind: str = "info") -> str:
+    """A boxed message; `kind` is info, ok, warn or error. The text is escaped."""
+    style = _NOTICE_STYLES.get(kind, _NOTICE_STYLES["info"])
+    return (f'<div class="hub-notice hub-{kind}" role="status" style="padding:0.6em 0.9em;'
+            f'border-radius:6px;margin:0.3em 0;border:1px solid;{style}">{esc(text)}</div>')
+
+
+def error_notice(exc: BaseException) -> str:
+    return notice(describe_error(exc), "error")
+
+
+_CELL = "border-bottom:1px solid #ddd;padding:0.3em 0.5em;text-align:left;vertical-align:top"
+
+
+def table(headers: list[str] | None, rows: list[list[object]], raw_columns: set[int] = frozenset()) -> str:
+    """A small HTML table (no header row when `headers` is None); every cell is escaped except the
+    ones in `raw_columns`, which the caller built with `esc`/`link` itself."""
+    head = "".join(f'<th style="{_CELL}">{esc(h)}</th>' for h in headers or [])
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{_CELL}">{cell if i in raw_columns else esc(cell)}</td>'
+                         for i, cell in enumerate(row)) + "</tr>" for row in rows)
+    return ('<table class="hub-table" style="border-collapse:collapse;width:100%;font-size:0.92em">'
+            + (f"<thead><tr>{head}</tr></thead>" if headers else "") + f"<tbody>{body}</tbody></table>")
+
+
+def badge(text: str, kind: str) -> str:
+    """Coloured status word: ok, error or warn."""
+    color = {"ok": "#1e7b34", "error": "#b3261e", "warn": "#8a6d00"}.get(kind, "inherit")
+    return f'<span class="hub-{kind}-badge" style="color:{color};font-weight:600">{esc(text)}</span>'
+
+
+@dataclass
+class Health:
+    """One line of the Overview: is a service up, what it says, and how to start it."""
+
+    service: str
+    ok: bool
+    detail: str
+    url: str | None = None
+    hint: str = ""
+    optional: bool = False  # down is normal for it (Prometheus, Grafana, Docker in the embedded default)
+
+    @property
+    def state(self) -> str:
+        if self.ok:
+            return "up"
+        return "not running" if self.optional else "DOWN"
+
+
+@dataclass
+class TabHandles:
+    """How the app refreshes a tab when it is opened: `refresh(*inputs) -> outputs`."""
+
+    refresh: Callable
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    timer: object | None = None  # a gr.Timer to run only while the tab is open

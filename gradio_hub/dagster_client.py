@@ -1,0 +1,257 @@
+"""Client of the Dagster webserver's GraphQL API.
+
+Runs are launched through `dagster_graphql.DagsterGraphQLClient`, the same path the Dagster UI
+uses, so every run launched from the hub shows up in the Dagster UI with its logs. Reads (run
+list, run status, code location and daemon health) are plain GraphQL queries over httpx with a
+timeout, retried once on a transient failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import httpx
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from gradio_hub.common import (
+    ServiceError,
+    ServiceUnavailable,
+    dagster_url,
+    reason_of,
+    start_hint,
+)
+from rakuten_assets.settings import Settings
+
+SERVICE = "Dagster"
+LOCATION = "rakuten"            # workspace.yaml's location_name
+REPOSITORY = "__repository__"   # a Definitions object's implicit repository
+JOBS = ("training_job", "all_assets_job", "ingest_job", "drift_job")
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+# One process for the whole run instead of one per step (the default multiprocess executor
+# re-imports the code location in every step: minutes on a 2-core machine).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+_RUNS_QUERY = """
+query HubRuns($limit: Int) {
+  runsOrError(limit: $limit) {
+    __typename
+    ... on Runs { results { runId jobName status creationTime startTime endTime } }
+    ... on PythonError { message }
+  }
+}"""
+
+_RUN_QUERY = """
+query HubRun($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { runId jobName status creationTime startTime endTime
+                 stepStats { stepKey status startTime endTime } }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}"""
+
+_HEALTH_QUERY = """
+query HubHealth {
+  workspaceOrError {
+    __typename
+    ... on Workspace { locationEntries { name loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } } } }
+    ... on PythonError { message }
+  }
+  instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } }
+}"""
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    job: str
+    status: str
+    created: datetime | None
+    started: datetime | None
+    ended: datetime | None
+    steps: list[dict]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None:
+            return None
+        end = self.ended or datetime.now(UTC)
+        return (end - self.started).total_seconds()
+
+
+def _ts(value) -> datetime | None:
+    return datetime.fromtimestamp(float(value), tz=UTC) if value else None
+
+
+def _run(raw: dict) -> RunInfo:
+    return RunInfo(raw["runId"], raw.get("jobName", ""), raw.get("status", ""),
+                   _ts(raw.get("creationTime")), _ts(raw.get("startTime")), _ts(raw.get("endTime")),
+                   list(raw.get("stepStats") or []))
+
+
+@dataclass
+class DagsterHealth:
+    version: str
+    location_loaded: bool
+    location_problem: str | None
+    daemons_healthy: bool | None   # None: the instance does not say
+    daemon_problem: str | None
+
+
+class DagsterClient:
+    def __init__(self, settings: Settings, *, base_url: str | None = None, timeout: float | None = None):
+        self.settings = settings
+        self.base_url = (base_url or dagster_url(settings)).rstrip("/")
+        self.timeout = timeout or settings.hub_timeout_seconds
+        self.hint = start_hint(SERVICE, settings)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _unavailable(self, exc: Exception) -> ServiceUnavailable:
+        return ServiceUnavailable(SERVICE, self.base_url, reason_of(exc), self.hint)
+
+    @retry(retry=retry_if_exception_type((httpx.TimeoutException, httpx.RemoteProtocolError)),
+           stop=stop_after_attempt(2), wait=wait_fixed(0.3), reraise=True)
+    def _post(self, query: str, variables: dict | None) -> httpx.Response:
+        with httpx.Client(timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 3.0))) as client:
+            return client.post(self.base_url + "/graphql", json={"query": query, "variables": variables or {}})
+
+    def _graphql(self, query: str, variables: dict | None = None) -> dict:
+        try:
+            response = self._post(query, variables)
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        if response.status_code >= 400:
+            raise ServiceError(SERVICE, f"GraphQL HTTP {response.status_code}", response.status_code)
+        body = response.json()
+        if body.get("errors"):
+            raise ServiceError(SERVICE, "; ".join(e.get("message", "") for e in body["errors"]))
+        return body["data"]
+
+    # --- reads --------------------------------------------------------------------------------------
+    def server_info(self) -> dict:
+        try:
+            with httpx.Client(timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 3.0))) as client:
+                response = client.get(self.base_url + "/server_info")
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        if response.status_code >= 400:
+            raise ServiceError(SERVICE, f"/server_info HTTP {response.status_code}", response.status_code)
+        return response.json()
+
+    def health(self) -> DagsterHealth:
+        info = self.server_info()
+        data = self._graphql(_HEALTH_QUERY)
+        workspace = data.get("workspaceOrError") or {}
+        loaded, problem = False, f"code location {LOCATION!r} is not in the workspace"
+        for entry in workspace.get("locationEntries") or []:
+            if entry.get("name") != LOCATION:
+                continue
+            error = entry.get("locationOrLoadError") or {}
+            if entry.get("loadStatus") == "LOADING":
+                problem = f"code location {LOCATION!r} is still loading"
+            elif error.get("__typename") == "PythonError":
+                problem = f"code location {LOCATION!r} failed to load: {error.get('message', '').strip()[:300]}"
+            else:
+                loaded, problem = True, None
+        statuses = ((data.get("instance") or {}).get("daemonHealth") or {}).get("allDaemonStatuses") or []
+        required = [s for s in statuses if s.get("required")]
+        if not required:
+            daemons_ok, daemon_problem = None, None
+        else:
+            sick = [s["daemonType"] for s in required if not s.get("healthy")]
+            daemons_ok = not sick
+            daemon_problem = (f"the Dagster daemon is not running ({', '.join(sick)} without a recent "
+                              "heartbeat): queued runs, sensors and schedules wait until "
+                              "`dagster-daemon run -w workspace.yaml` (or `make run`) starts it"
+                              if sick else None)
+        return DagsterHealth(str(info.get("dagster_version") or info.get("dagster_webserver_version") or "?"),
+                             loaded, problem, daemons_ok, daemon_problem)
+
+    def runs(self, limit: int = 15) -> list[RunInfo]:
+        data = self._graphql(_RUNS_QUERY, {"limit": limit})["runsOrError"]
+        if data.get("__typename") != "Runs":
+            raise ServiceError(SERVICE, data.get("message", "cannot list runs"))
+        return [_run(r) for r in data["results"]]
+
+    def run(self, run_id: str) -> RunInfo:
+        data = self._graphql(_RUN_QUERY, {"runId": run_id})["runOrError"]
+        if data.get("__typename") != "Run":
+            raise ServiceError(SERVICE, data.get("message", f"run {run_id} not found"))
+        return _run(data)
+
+    def run_status(self, run_id: str) -> str:
+        """Through DagsterGraphQLClient.get_run_status, as the contract asks."""
+        try:
+            return self._graphql_client().get_run_status(run_id).value
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.base_url}/runs/{run_id}"
+
+    # --- launching ----------------------------------------------------------------------------------
+    def _graphql_client(self):
+        from dagster_graphql import DagsterGraphQLClient
+
+        parsed = urlparse(self.base_url)
+        return DagsterGraphQLClient(parsed.hostname or "127.0.0.1", port_number=parsed.port,
+                                    use_https=parsed.scheme == "https",
+                                    path_prefix=parsed.path.rstrip("/"),
+                                    timeout=max(int(self.timeout), 10))
+
+    def _client_error(self, exc: Exception) -> ServiceError:
+        kind = exc.args[0] if exc.args else type(exc).__name__
+        body = exc.args[1] if len(exc.args) > 1 else ""
+        if kind == "JobNotFoundError":
+            return ServiceError(SERVICE, f"the code location {LOCATION!r} has no such job: {body}")
+        if kind in ("RepositoryLocationNotFound", "RepositoryNotFoundError"):
+            return ServiceError(SERVICE, f"the code location {LOCATION!r} is not loaded in Dagster "
+                                "(check the Deployment page of the Dagster UI): " + str(body)[:300])
+        if kind == "RunConfigValidationInvalid":
+            return ServiceError(SERVICE, f"the run configuration was refused: {str(body)[:300]}")
+        return ServiceError(SERVICE, f"{kind}: {str(body)[:300]}")
+
+    def _translate(self, exc: Exception) -> Exception:
+        """DagsterGraphQLClient's errors: a connection problem anywhere in the cause chain means
+        Dagster is unreachable; otherwise the client's error kind becomes a sentence."""
+        import requests
+        from dagster_graphql import DagsterGraphQLClientError
+
+        cause: BaseException | None = exc
+        seen = 0
+        while cause is not None and seen < 12:
+            if isinstance(cause, (requests.ConnectionError, ConnectionError)):
+                return ServiceUnavailable(SERVICE, self.base_url, "connection refused", self.hint)
+            if isinstance(cause, requests.Timeout):
+                return ServiceUnavailable(SERVICE, self.base_url, "no answer in time", self.hint)
+            cause, seen = cause.__cause__ or cause.__context__, seen + 1
+        if isinstance(exc, DagsterGraphQLClientError):
+            return self._client_error(exc)
+        return ServiceError(SERVICE, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    def launch(self, job: str, *, tags: dict[str, str] | None = None) -> str:
+        """Submit `job` of the `rakuten` location; returns the run id."""
+        if job not in JOBS:
+            raise ServiceError(SERVICE, f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
+        self.server_info()  # a clear "unreachable" before the slower client is built
+        client = self._graphql_client()
+        configs = [IN_PROCESS, None] if self.settings.hub_runs_in_process else [None]
+        for run_config in configs:
+            try:
+                return client.submit_job_execution(
+                    job, repository_location_name=LOCATION, repository_name=REPOSITORY,
+                    run_config=run_config, tags=tags or {})
+            except Exception as exc:  # translated into words
+                problem = self._translate(exc)
+                if run_config is not None and "configuration was refused" in str(problem):
+                    continue  # the job has another executor: launch it with its own
+                raise problem from exc
+        raise ServiceError(SERVICE, f"could not launch {job}")

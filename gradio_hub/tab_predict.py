@@ -1,0 +1,110 @@
+"""Predict tab: one product through the API, a CSV in batch, and the recent prediction history."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from gradio_hub.batch import BadUpload, predict_frame, read_upload
+from gradio_hub.common import TabHandles, describe_error, esc, notice, table
+from gradio_hub.context import HubContext
+
+HISTORY_TYPES = ["str", "str", "str", "number", "str", "number", "str", "number"]
+PREVIEW_ROWS = 50
+
+
+def result_html(answer: dict) -> str:
+    top = answer.get("top_k") or []
+    rows = [[str(t["prdtypecode"]), t["category"], f"{100 * float(t['probability']):.1f}%"] for t in top]
+    return (
+        '<div class="hub-prediction" style="margin:0.3em 0 0.6em">'
+        '<div style="opacity:0.75">Predicted category</div>'
+        f'<div class="hub-predicted-category" style="font-size:1.4em;font-weight:700">{esc(answer["category"])}</div>'
+        f'<div>code {esc(answer["prdtypecode"])} · confidence {100 * float(answer["confidence"]):.1f}% · '
+        f'model v{esc(answer["model_version"])} · prediction {esc(answer["prediction_id"])}</div></div>'
+        + table(["code", "category", "probability"], rows)
+    )
+
+
+def top_k_frame(answer: dict | None) -> pd.DataFrame:
+    top = (answer or {}).get("top_k") or []
+    return pd.DataFrame({"category": [f"{t['prdtypecode']} {t['category'].split(' > ')[-1]}" for t in top],
+                         "probability": [round(float(t["probability"]), 4) for t in top]},
+                        columns=["category", "probability"])
+
+
+def build(ctx: HubContext) -> TabHandles:
+    gr.Markdown("Ask the API (the champion model in production) for a product's category.")
+    with gr.Row():
+        with gr.Column(scale=1):
+            designation = gr.Textbox(label="Title (designation)", lines=1, max_lines=3,
+                                     placeholder="e.g. Lot de 3 figurines Pokémon", elem_id="predict-designation")
+            description = gr.Textbox(label="Description (optional; HTML is fine, it is never rendered)",
+                                     lines=4, elem_id="predict-description")
+            predict_btn = gr.Button("Predict", variant="primary", elem_id="predict-button")
+        with gr.Column(scale=1):
+            result = gr.HTML(elem_id="predict-result")
+            chart = gr.BarPlot(top_k_frame(None), x="category", y="probability", sort="-y",
+                               y_lim=[0, 1], title="Top-5 probabilities", x_label_angle=-20,
+                               elem_id="predict-chart", height=280)
+
+    def predict(title: str, text: str):
+        if not (title or "").strip():
+            return notice("Enter a product title first: the title (designation) is required.", "warn"), \
+                top_k_frame(None)
+        try:
+            answer = ctx.api.predict(title, text)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence
+            return notice(describe_error(exc), "error"), top_k_frame(None)
+        return result_html(answer), top_k_frame(answer)
+
+    predict_btn.click(predict, [designation, description], [result, chart], api_visibility="private",
+                      concurrency_id="predict")
+    designation.submit(predict, [designation, description], [result, chart], api_visibility="private",
+                       concurrency_id="predict")
+
+    gr.Markdown("### Batch prediction from a CSV\nThe official format (`X_test_update.csv`: unnamed "
+                "index, designation, description, productid, imageid) or any CSV with a "
+                "`designation` column (and optionally `description`). The result keeps your columns "
+                "and adds prdtypecode, category, confidence, model_version and status.")
+    with gr.Row():
+        upload = gr.File(label="CSV to predict", file_types=[".csv"], type="filepath",
+                         elem_id="batch-upload")
+        download = gr.File(label="Predictions (CSV)", interactive=False, elem_id="batch-download")
+    batch_btn = gr.Button("Predict the file", elem_id="batch-button")
+    batch_msg = gr.HTML(elem_id="batch-message")
+    batch_preview = gr.DataFrame(label=f"First {PREVIEW_ROWS} rows of the result", datatype="str",
+                                 interactive=False, wrap=True, max_height=360, elem_id="batch-preview",
+                                 visible=False)
+
+    def batch(path: str | None, progress=gr.Progress()):
+        if not path:
+            return notice("Upload a CSV first.", "warn"), None, gr.update(visible=False)
+        try:
+            frame = read_upload(path, ctx.settings.hub_batch_max_rows)
+            outcome = predict_frame(frame, ctx.api, ctx.settings, progress=progress)
+        except BadUpload as exc:
+            return notice(str(exc), "error"), None, gr.update(visible=False)
+        except Exception as exc:  # noqa: BLE001
+            return notice(describe_error(exc), "error"), None, gr.update(visible=False)
+        kind = "ok" if outcome.skipped == 0 else "warn"
+        preview = outcome.frame.head(PREVIEW_ROWS).astype(str)
+        return notice(outcome.summary(), kind), str(outcome.path), gr.update(value=preview, visible=True)
+
+    batch_btn.click(batch, [upload], [batch_msg, download, batch_preview], api_visibility="private",
+                    concurrency_id="predict")
+
+    gr.Markdown("### Recent predictions (inference log, newest first)")
+    history_refresh = gr.Button("Refresh history", size="sm", elem_id="history-refresh")
+    history_msg = gr.HTML()
+    history = gr.DataFrame(datatype=HISTORY_TYPES, interactive=False, wrap=True, max_height=420,
+                           elem_id="predict-history")
+
+    def refresh():
+        try:
+            return "", ctx.store.recent_predictions(50)
+        except Exception as exc:  # noqa: BLE001
+            return notice(describe_error(exc), "error"), None
+
+    history_refresh.click(refresh, outputs=[history_msg, history], api_visibility="private")
+    return TabHandles(refresh, [], [history_msg, history])
