@@ -1,0 +1,319 @@
+"""Helpers shared by the hub tests (no tests here): a local stack started for real (product store
+with one ingested batch, a registered champion, the API in a uvicorn subprocess, the Dagster
+webserver and daemon in subprocesses) and the hub itself, in-process on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from test_api_utils import PROJECT_ROOT, free_port, project_home
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "hub"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    """Poll until `predicate()` returns something truthy (exceptions count as "not yet")."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - keep waiting
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def require_chromium() -> None:
+    """Browser tests run wherever Chromium is; outside CI they skip when it is missing, in CI
+    they fail (CI installs Debian's chromium: `make test` runs scripts/install-system-deps.sh)."""
+    if Path(CHROMIUM).exists():
+        return
+    message = f"{CHROMIUM} is missing (Debian package `chromium`; `make system-deps` installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message, allow_module_level=True)
+
+
+class Service:
+    """A long-running command in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], workdir: Path, env: dict | None = None):
+        self.name, self.argv, self.workdir = name, argv, workdir
+        self.env = {**os.environ, **(env or {})}
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(PROJECT_ROOT)] + [p for p in [self.env.get("PYTHONPATH")] if p])
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Service:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 8.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+class DagsterStack:
+    """`dagster-webserver` (and optionally `dagster-daemon`) on the project's workspace.yaml, with
+    the DAGSTER_HOME of the current settings (queued runs, as `rakuten up` configures it)."""
+
+    def __init__(self, settings, workdir: Path, *, daemon: bool):
+        from rakuten_assets.cli import prepare_dagster_home
+
+        prepare_dagster_home(settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        bin_dir = Path(sys.executable).parent
+        workspace = str(PROJECT_ROOT / "workspace.yaml")
+        self.web = Service("dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", workspace,
+                                                  "-h", "127.0.0.1", "-p", str(self.port)], workdir)
+        self.daemon = Service("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+                              workdir) if daemon else None
+
+    def launch(self) -> DagsterStack:
+        from dagster import DagsterInstance
+
+        # Create the instance's SQLite storage once, here: the webserver, the daemon and their
+        # code servers starting together would otherwise race to stamp the same schema.
+        with DagsterInstance.get():
+            pass
+        self.web.start()
+        if self.daemon:
+            self.daemon.start()
+        return self
+
+    def wait_ready(self, settings, timeout: float = 240.0) -> DagsterStack:
+        from gradio_hub.dagster_client import DagsterClient
+
+        client = DagsterClient(settings, base_url=self.url, timeout=10)
+        problem: list[str] = []
+
+        def loaded():
+            if not self.web.alive():
+                raise RuntimeError(f"dagster-webserver exited: {self.web.log_tail()}")
+            health = client.health()
+            if not health.location_loaded and "failed to load" in (health.location_problem or ""):
+                problem.append(health.location_problem)
+                return True  # stop waiting: it will not load by itself
+            return health.location_loaded
+
+        try:
+            wait_for(loaded, timeout, 0.5, "the Dagster webserver with the rakuten code location")
+            if problem:
+                raise AssertionError(problem[0])
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for service in (self.daemon, self.web):
+            if service is not None:
+                service.stop()
+
+
+def launch_hub(settings, *, root_path: str | None = None):
+    """The hub, in this process, on a free port; returns (demo, url)."""
+    from gradio_hub.app import build_hub, launch_options
+
+    demo = build_hub(settings)
+    port = free_port()
+    options = launch_options(settings, demo.hub_context, root_path)
+    options["footer_links"] = []
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **options)
+    return demo, f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class HubStack:
+    settings: object
+    root: Path
+    api: ApiService
+    dagster: DagsterStack | None
+    versions: list[str] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+
+    def hub_settings(self, **changes):
+        """The settings the hub runs with: the live services' addresses, plus `changes`."""
+        values = {"api_url": self.api.url, "dagster_url": self.dagster.url if self.dagster else
+                  f"http://127.0.0.1:{free_port()}", "prometheus_url": f"http://127.0.0.1:{free_port()}",
+                  "grafana_url": f"http://127.0.0.1:{free_port()}",
+                  "mlflow_ui_url": f"http://127.0.0.1:{free_port()}", "hub_timeout_seconds": 3.0}
+        values.update(changes)
+        return self.settings.model_copy(update=values)
+
+
+_FITTED: dict = {}
+LIGHT_MODEL = {"features__chars__ngram_range": (3, 4), "features__chars__max_features": 30_000,
+               "features__words__max_features": 30_000}
+
+
+def register_fitted(settings, *, alias: bool = True) -> str:
+    """Like conftest.register_model, but the pipeline is fitted once per test session (the fit is
+    most of the cost) and only logged and registered in each test's own MLflow store."""
+    import mlflow
+    from conftest import small_labelled_frame
+
+    from rakuten_assets.registry import ModelRegistry, ensure_experiment
+    from rakuten_assets.training import TEXT_COLUMNS, evaluate, log_model
+
+    if "pipeline" not in _FITTED:
+        from rakuten_assets.model import build_classifier
+
+        frame = small_labelled_frame()
+        # The production pipeline with smaller vocabularies: half the fit time, same interface;
+        # the hub tests need a served model, not a good one.
+        try:
+            estimator = build_classifier(**LIGHT_MODEL)
+        except (TypeError, ValueError):  # the pipeline's steps were renamed: the full one, then
+            estimator = build_classifier()
+        pipeline = estimator.fit(frame[TEXT_COLUMNS], frame["prdtypecode"])
+        _FITTED.update(pipeline=pipeline, example=frame[TEXT_COLUMNS].head(2),
+                       metrics=evaluate(frame["prdtypecode"], pipeline.predict(frame[TEXT_COLUMNS])).metrics())
+    experiment_id = ensure_experiment(settings)
+    with mlflow.start_run(experiment_id=experiment_id):
+        mlflow.log_metrics(_FITTED["metrics"])
+        info = log_model(_FITTED["pipeline"], registered_model_name=settings.model_name,
+                         input_example=_FITTED["example"])
+    version = str(info.registered_model_version)
+    if alias:
+        ModelRegistry(settings).set_champion(version, reason="test fixture")
+    return version
+
+
+class ApiService(Service):
+    """`api.server.serve` in a uvicorn subprocess (what `rakuten api` runs)."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
+                "from api.server import serve; serve('127.0.0.1', int(sys.argv[1]))")
+        super().__init__(f"api-{self.port}", [sys.executable, "-c", code, str(self.port)], workdir)
+
+    def wait_ready(self, timeout: float = 240.0) -> ApiService:
+        def ready():
+            if not self.alive():
+                raise RuntimeError(f"the API exited: {self.log_tail()}")
+            return httpx.get(self.url + "/ready", timeout=5).status_code == 200
+
+        try:
+            wait_for(ready, timeout, 0.3, f"{self.url}/ready")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+
+@contextlib.contextmanager
+def hub_stack(root: Path, *, dagster: bool = True, daemon: bool = False, second_version: bool = False,
+              **env: str):
+    """The whole embedded stack for hub tests: one ingested batch (1,500 synthetic rows), a
+    registered champion, the API serving it, and Dagster when asked. The slow starts overlap:
+    Dagster boots while the model is fitted, the API while Dagster loads its code location."""
+    from rakuten_assets.sources import ingest_next, source_from_settings
+    from rakuten_assets.store import ProductStore
+
+    # Only the runs a test launches: the automatic ones (new_data_sensor on a store never trained
+    # by Dagster, the periodic drift report) would queue in front of them.
+    env = {"RAKUTEN_RETRAIN_MIN_NEW_ROWS": "100000000", "RAKUTEN_DRIFT_CRON": "0 0 1 1 *", **env}
+    with project_home(root, **env) as settings:
+        started = time.perf_counter()
+        marks: list[str] = []
+
+        def mark(what: str) -> None:
+            marks.append(f"{what} {time.perf_counter() - started:.1f} s")
+
+        dagster_stack = DagsterStack(settings, root, daemon=daemon) if dagster else None
+        api = ApiService(root)
+        try:
+            if dagster_stack is not None:
+                dagster_stack.launch()
+            store = ProductStore(settings.db_url)
+            ingest_next(store, source_from_settings(settings), settings)
+            store.dispose()
+            versions = [register_fitted(settings)]
+            if second_version:
+                versions.append(register_fitted(settings, alias=False))
+            mark("data + champion")
+            api.start()
+            api.wait_ready()
+            mark("API ready")
+            if dagster_stack is not None:
+                dagster_stack.wait_ready(settings)
+                mark("Dagster ready")
+            print("hub test stack up: " + ", ".join(marks))
+            yield HubStack(settings, root, api, dagster_stack, versions, env)
+        finally:
+            api.stop()
+            if dagster_stack is not None:
+                dagster_stack.stop()
+
+
+def write_drift_report(settings, *, share: float, detected: bool, stamp: str, created_at: str) -> Path:
+    """A drift report pair as `rakuten_assets.drift.DriftResult.save` writes it (HTML + JSON)."""
+    import json
+
+    folder = settings.reports_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    html = (f"<!doctype html><html><body><h1 id='drift-title'>Drift report {stamp}</h1>"
+            f"<script>document.body.dataset.ran = 'yes'; try {{ window.parent.document.title = 'pwned'; }}"
+            f" catch (e) {{ document.body.dataset.blocked = 'yes'; }}</script></body></html>")
+    (folder / f"drift_report_{stamp}.html").write_text(html, encoding="utf-8")
+    payload = {"status": "drift" if detected else "ok", "drift_detected": detected,
+               "drifted_share": share, "rows_current": 400, "rows_reference": 2000,
+               "created_at": created_at}
+    path = folder / f"drift_report_{stamp}.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def artifact_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is not None
+
+
+def get(url: str, **kw) -> httpx.Response:
+    return httpx.get(url, timeout=10, **kw)
