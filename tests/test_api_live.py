@@ -195,21 +195,24 @@ def test_mlflow_down_at_start_then_back(tmp_path_factory):
     port = free_port()
     backend = f"sqlite:///{root / 'mlflow-backend.db'}"
     with project_home(root, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}") as settings:
-        with LiveServer(root) as server:
+        # A champion exists in the registry's database, but nothing serves it yet.
+        version = register_version(settings.model_copy(update={"mlflow_tracking_uri": backend}))
+        # (mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: say which one the API gets)
+        with LiveServer(root, env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}) as server:
             ready = httpx.get(server.url + "/ready")
             assert ready.status_code == 503
             assert "unreachable" in ready.json()["reason"] and str(port) in ready.json()["reason"]
             r = httpx.post(server.url + "/predict", json={"designation": "Jeu PS4"})
             assert r.status_code == 503 and "unreachable" in r.json()["detail"]
             assert httpx.get(server.url + "/health").status_code == 200
-            # MLflow comes back (a real tracking server), and a champion gets registered.
+            # MLflow comes back: a real tracking server on that database.
             mlflow_server = MlflowServer(root, backend, port).start()
             try:
-                version = register_version(settings)
-                wait_for(lambda: httpx.get(server.url + "/ready").status_code == 200, 90, 0.5,
+                wait_for(lambda: httpx.get(server.url + "/ready").status_code == 200, 120, 0.5,
                          "recovery")
                 p = httpx.post(server.url + "/predict", json={"designation": "Jeu PS4"})
                 assert p.status_code == 200 and p.json()["model_version"] == version
+                assert httpx.get(server.url + "/model").json()["version"] == version
             finally:
                 mlflow_server.stop()
             # MLflow going away again does not stop the service serving what it has.
