@@ -174,6 +174,36 @@ def run_wrk(url: str, bodies: Path, workdir: Path, *, duration: int, connections
     return parse_wrk(done.stdout)
 
 
+def model_cpu_profile(settings, version: str, items: list[dict]) -> None:
+    """The model hot path alone, in this process, in CPU time (`time.process_time`): what the
+    machine's other load cannot inflate. sklearn's `pipeline.predict_proba` against the API's
+    optimised predictor, per call, for 1, 32 and 256 rows."""
+    import mlflow.sklearn
+
+    from api.predictor import Predictor, to_frame
+
+    uri = f"models:/{settings.model_name}/{version}"
+    reference = mlflow.sklearn.load_model(uri)
+    predictor = Predictor(mlflow.sklearn.load_model(uri))
+    print(f"model hot path, CPU ms per call (optimised parts: {predictor.describe()})")
+    for n in (1, 32, 256):
+        chunk = items[:n]
+        d = [it["designation"] for it in chunk]
+        s = [it["description"] for it in chunk]
+        frame = to_frame(d, s)
+        figures = []
+        for fn in (lambda: reference.predict_proba(frame), lambda: predictor.predict(d, s)):
+            fn()
+            reps = max(3, 256 // n)
+            t0 = time.process_time()
+            for _ in range(reps):
+                fn()
+            figures.append((time.process_time() - t0) / reps * 1000)
+        print(f"  {n:>3} rows: sklearn pipeline {figures[0]:8.2f} ms ({n / figures[0] * 1000:7.0f} rows/s), "
+              f"API predictor {figures[1]:7.2f} ms ({n / figures[1] * 1000:7.0f} rows/s), "
+              f"{figures[0] / figures[1]:.1f}x")
+
+
 def drained(url: str, bodies: Path, timeout: float = 120.0) -> None:
     """Wait until the server has worked through what wrk left queued when it hung up (a probe
     request is answered only after the backlog), so that runs do not measure each other."""
@@ -296,6 +326,8 @@ def main() -> int:
         for proc in procs:
             stop(proc)
 
+    print()
+    model_cpu_profile(settings, version, items)
     print()
     print(f"wrk, {args.connections} connections, {args.threads} threads, {args.duration} s per "
           f"run, after a {args.warmup} s warm-up; batch = {args.batch} items per request; "
