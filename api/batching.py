@@ -92,7 +92,7 @@ class MicroBatcher:
                     if not fut.done():
                         fut.set_exception(RuntimeError("the service is shutting down"))
                 raise
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            except Exception as exc:
                 log.exception("micro-batch of %d failed", len(batch))
                 for _, fut in batch:
                     if not fut.done():

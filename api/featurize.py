@@ -27,7 +27,8 @@ from itertools import chain, repeat
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.sparsefuncs_fast import (
-    inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2,
+    inplace_csr_row_normalize_l1,
+    inplace_csr_row_normalize_l2,
 )
 
 _B = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling hash (mod 2**64)

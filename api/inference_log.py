@@ -107,7 +107,7 @@ class InferenceLogWriter:
         if self._store is not None:
             try:
                 self._store.dispose()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     # --- writer thread ------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class InferenceLogWriter:
             return True
         try:
             self._write(rows)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if _transient(exc):
                 log.warning("inference log: database unavailable, %d rows kept: %s", len(rows),
@@ -183,7 +183,7 @@ class InferenceLogWriter:
         for row in rows:
             try:
                 self._get_store().append_inference_rows(self._prepare([row]))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.dropped += 1
                 self.metrics.log_dropped.labels("rejected").inc()
                 log.error("inference log: row %s rejected: %s", row.get("prediction_id"), exc)

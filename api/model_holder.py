@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from api.metrics import Metrics
 from api.predictor import Predictor
@@ -105,7 +105,7 @@ class ModelHolder:
         try:
             registry = self.registry()
             mv = registry.champion()
-        except Exception as exc:  # noqa: BLE001 - any failure to reach the registry
+        except Exception as exc:
             error = (f"MLflow registry unreachable at {self.settings.tracking_uri}: "
                      f"{_short(exc)}")
             return self._failure("registry", error, previous)
@@ -124,7 +124,7 @@ class ModelHolder:
             self.reason = f"loading version {version} of '{name}'"
         try:
             loaded = self._load(registry, mv)
-        except Exception as exc:  # noqa: BLE001 - a broken version must not take us down
+        except Exception as exc:
             self._failed[version] = time.monotonic()
             error = f"version {version} of '{name}' failed to load: {_short(exc)}"
             log.exception("model load failed")
@@ -159,13 +159,13 @@ class ModelHolder:
         predictor = Predictor(pipeline)  # optimises and checks on sample rows (warm-up too)
         try:
             metrics = registry.run_metrics(mv.run_id)
-        except Exception as exc:  # noqa: BLE001 - metrics are information, not a reason to fail
+        except Exception as exc:
             log.warning("could not read the training metrics of run %s: %s", mv.run_id, exc)
             metrics = {}
         return LoadedModel(name=self.settings.model_name, version=str(mv.version),
                            alias=self.settings.champion_alias, run_id=mv.run_id, source=uri,
                            metrics={k: float(v) for k, v in metrics.items()},
-                           loaded_at=datetime.now(timezone.utc), predictor=predictor)
+                           loaded_at=datetime.now(UTC), predictor=predictor)
 
     # --- polling --------------------------------------------------------------------------
     async def poll_forever(self) -> None:
@@ -176,7 +176,7 @@ class ModelHolder:
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(self.check)
-            except Exception:  # noqa: BLE001 - the poller must never die
+            except Exception:
                 log.exception("registry poll failed")
 
 

@@ -40,25 +40,24 @@ _SAMPLE = [
 ]
 
 
-def _estimators(obj, depth: int = 0):
-    """Every estimator reachable from `obj` (pipelines, unions, meta-estimators)."""
-    if depth > 6 or obj is None:
+def _estimators(obj, depth: int = 0, seen: set | None = None):
+    """Every estimator reachable from `obj` through its attributes: pipeline steps, union
+    parts, meta-estimators' fitted members, whatever a custom wrapper keeps them in."""
+    seen = set() if seen is None else seen
+    if depth > 8 or obj is None or id(obj) in seen:
         return
+    seen.add(id(obj))
     yield obj
-    children = []
-    for attr in ("steps", "transformer_list", "transformers_", "estimators_",
-                 "calibrated_classifiers_"):
-        value = getattr(obj, attr, None)
-        if isinstance(value, list):
-            for entry in value:
-                children.append(entry[1] if isinstance(entry, tuple) and len(entry) >= 2 else entry)
-    for attr in ("estimator", "base_estimator", "final_estimator_", "classifier"):
-        value = getattr(obj, attr, None)
-        if value is not None and hasattr(value, "get_params"):
-            children.append(value)
-    for child in children:
-        if hasattr(child, "get_params") or hasattr(child, "estimator"):
-            yield from _estimators(child, depth + 1)
+    try:
+        attributes = vars(obj)
+    except TypeError:
+        return
+    for value in list(attributes.values()):
+        for child in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(child, tuple) and len(child) >= 2:  # (name, estimator[, columns])
+                child = child[1]
+            if hasattr(child, "get_params") or hasattr(child, "coef_") or hasattr(child, "estimator"):
+                yield from _estimators(child, depth + 1, seen)
 
 
 def optimise_linear_models(pipeline) -> int:
@@ -113,7 +112,7 @@ class FastCalibratedLinear:
         self.n_classes = n_classes
 
     @classmethod
-    def build(cls, clf) -> "FastCalibratedLinear | None":
+    def build(cls, clf) -> FastCalibratedLinear | None:
         if type(clf).__name__ != "CalibratedClassifierCV":
             return None
         from sklearn.preprocessing import LabelEncoder
@@ -230,7 +229,7 @@ class Predictor:
             return {}
         try:
             docs = list(steps[0][1].transform(to_frame(designations, descriptions)))
-        except Exception:  # noqa: BLE001 - not a text step we understand
+        except Exception:
             return {}
         if not all(isinstance(d, str) for d in docs):
             return {}
@@ -244,7 +243,7 @@ class Predictor:
                     fast = FastTfidf(vec)
                     if fast.check(docs):
                         out[id(vec)] = fast
-                except Exception:  # noqa: BLE001 - keep sklearn's path for this one
+                except Exception:
                     continue
         return out
 

@@ -88,7 +88,7 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def train_and_register(rows: int, real: bool, reuse: bool = False) -> tuple[str, "object"]:
+def train_and_register(rows: int, real: bool, reuse: bool = False) -> tuple[str, object]:
     import mlflow
     import pandas as pd
 
@@ -148,7 +148,7 @@ def parse_wrk(text: str) -> dict:
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
     out["rps"] = float(m.group(1)) if m else 0.0
     for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
-        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.MULTILINE)
         if m:
             out[key] = seconds(m.group(1), m.group(2)) * 1000
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
@@ -355,8 +355,8 @@ def main() -> int:
     ]
     for label, ok in verdicts:
         print(f"  [{'met' if ok else 'NOT met'}] {label}")
-    m = re.search(r"^rakuten_predict_batch_size_sum\{path=\"single\"\} ([\d.e+]+)$", served, re.M)
-    c = re.search(r"^rakuten_predict_batch_size_count\{path=\"single\"\} ([\d.e+]+)$", served, re.M)
+    m = re.search(r"^rakuten_predict_batch_size_sum\{path=\"single\"\} ([\d.e+]+)$", served, re.MULTILINE)
+    c = re.search(r"^rakuten_predict_batch_size_count\{path=\"single\"\} ([\d.e+]+)$", served, re.MULTILINE)
     if m and c and float(c.group(1)):
         print(f"  mean micro-batch size of single requests: {float(m.group(1)) / float(c.group(1)):.1f}")
     if not args.keep:

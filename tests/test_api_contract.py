@@ -8,9 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import real_data_path, small_labelled_frame
+from fastapi.testclient import TestClient
 from test_api_utils import project_home, register_version, wait_for
 
 TOKEN = "s3cret-admin-token"

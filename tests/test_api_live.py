@@ -14,9 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from test_api_utils import (
-    LiveServer, MlflowServer, free_port, project_home, register_version, wait_for,
+    LiveServer,
+    MlflowServer,
+    free_port,
+    project_home,
+    register_version,
+    wait_for,
 )
 
 TOKEN = "live-admin-token"

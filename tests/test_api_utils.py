@@ -55,6 +55,7 @@ def fitted_pipeline():
     """One `build_classifier()` fitted on the small synthetic catalogue, shared by every API
     test module of the session (fitting dominates these tests' time)."""
     from conftest import small_labelled_frame
+
     from rakuten_assets.model import build_classifier
     from rakuten_assets.training import TEXT_COLUMNS
 
@@ -97,7 +98,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "cond
             last = predicate()
             if last is not None and last is not False:
                 return last
-        except Exception as exc:  # noqa: BLE001 - keep waiting
+        except Exception as exc:
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
@@ -116,7 +117,7 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
         self.workdir = workdir
 
-    def start(self, *, wait: str = "health", timeout: float = 240.0) -> "LiveServer":
+    def start(self, *, wait: str = "health", timeout: float = 240.0) -> LiveServer:
         code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
                 "from api.server import serve; serve('127.0.0.1', int(sys.argv[1]))")
         self._log = open(self.log_path, "ab")
@@ -180,7 +181,7 @@ class MlflowServer:
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120.0) -> "MlflowServer":
+    def start(self, timeout: float = 120.0) -> MlflowServer:
         mlflow_bin = Path(sys.executable).with_name("mlflow")
         self._log = open(self.workdir / f"mlflow-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
