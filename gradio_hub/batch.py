@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from gradio_hub.api_client import ApiClient
-from gradio_hub.common import ServiceError
+from gradio_hub.common import ServiceError, scratch_dir
 from rakuten_assets.settings import Settings
 
 
@@ -117,7 +117,7 @@ def predict_frame(frame: pd.DataFrame, client: ApiClient, settings: Settings,
             out.at[i, "confidence"] = round(float(pred["confidence"]), 4)
             out.at[i, "model_version"] = str(pred["model_version"])
             versions.add(str(pred["model_version"]))
-    folder = Path(tempfile.mkdtemp(prefix="hub-batch-"))
+    folder = Path(tempfile.mkdtemp(prefix="batch-", dir=scratch_dir()))
     path = folder / "predictions.csv"
     out.to_csv(path, index=False)
     predicted = int((out["status"] == "ok").sum())

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import html
 import logging
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rakuten_assets.settings import Settings
 
@@ -46,10 +49,13 @@ def grafana_url(settings: Settings) -> str | None:
 
 def start_hint(service: str, settings: Settings) -> str:
     """What a user runs to bring `service` up, in words."""
+    from urllib.parse import urlparse
+
+    api = urlparse(api_url(settings))
     hints = {
-        "API": (f"start it with `make run` (the whole stack) or `rakuten api --host {settings.api_host} "
-                f"--port {settings.api_port}`; the hub looks for it at {api_url(settings)} "
-                "(RAKUTEN_API_URL)"),
+        "API": (f"start it with `make run` (the whole stack) or `rakuten api --host "
+                f"{api.hostname or settings.api_host} --port {api.port or settings.api_port}`; the hub "
+                f"looks for it at {api_url(settings)} (RAKUTEN_API_URL)"),
         "Dagster": ("start it with `make run`, or `dagster-webserver -w workspace.yaml -p "
                     f"{settings.dagster_port}` and `dagster-daemon run -w workspace.yaml`; the hub "
                     f"looks for it at {dagster_url(settings)} (RAKUTEN_DAGSTER_URL)"),
@@ -66,6 +72,21 @@ def start_hint(service: str, settings: Settings) -> str:
         "Docker": "start the Docker engine, or ignore this line when not using containers",
     }
     return hints.get(service, f"start {service}")
+
+
+def scratch_dir(max_age_s: float = 86_400) -> Path:
+    """The hub's own temporary folder (batch results, downloaded confusion matrices); files older
+    than a day are removed whenever it is asked for, so it does not grow without bound."""
+    folder = Path(tempfile.gettempdir()) / "rakuten-hub"
+    folder.mkdir(exist_ok=True)
+    now = time.time()
+    for path in folder.glob("**/*"):
+        try:
+            if path.is_file() and now - path.stat().st_mtime > max_age_s:
+                path.unlink()
+        except OSError:
+            pass
+    return folder
 
 
 # --- errors ----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ timeout, retried once on a transient failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -53,6 +53,15 @@ query HubRun($runId: ID!) {
   }
 }"""
 
+_ERRORS_QUERY = """
+query HubRunErrors($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { eventConnection(limit: 1000) { events { __typename
+        ... on ExecutionStepFailureEvent { stepKey error { message cause { message } } } } } }
+  }
+}"""
+
 _HEALTH_QUERY = """
 query HubHealth {
   workspaceOrError {
@@ -74,6 +83,7 @@ class RunInfo:
     started: datetime | None
     ended: datetime | None
     steps: list[dict]
+    errors: list[str] = field(default_factory=list)  # "step: cause", for failed runs
 
     @property
     def finished(self) -> bool:
@@ -185,7 +195,24 @@ class DagsterClient:
         data = self._graphql(_RUN_QUERY, {"runId": run_id})["runOrError"]
         if data.get("__typename") != "Run":
             raise ServiceError(SERVICE, data.get("message", f"run {run_id} not found"))
-        return _run(data)
+        run = _run(data)
+        if run.status == "FAILURE":
+            run.errors = self.step_errors(run_id)
+        return run
+
+    def step_errors(self, run_id: str) -> list[str]:
+        """Why each failed step failed: the innermost cause's first line."""
+        data = self._graphql(_ERRORS_QUERY, {"runId": run_id})["runOrError"]
+        out = []
+        for event in ((data.get("eventConnection") or {}).get("events") or []):
+            if event.get("__typename") != "ExecutionStepFailureEvent":
+                continue
+            error = event.get("error") or {}
+            while error.get("cause"):
+                error = error["cause"]
+            message = (error.get("message") or "").strip().splitlines()
+            out.append(f"{event.get('stepKey')}: {message[0][:400] if message else 'failed'}")
+        return out
 
     def run_status(self, run_id: str) -> str:
         """Through DagsterGraphQLClient.get_run_status, as the contract asks."""

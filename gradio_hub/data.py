@@ -8,7 +8,6 @@ understands. Product text is returned as given; the tabs show it as text, never 
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gradio_hub.common import ServiceError, ServiceUnavailable, start_hint
+from gradio_hub.common import ServiceError, ServiceUnavailable, scratch_dir, start_hint
 from rakuten_assets.categories import category_name
 from rakuten_assets.settings import Settings
 
@@ -343,7 +342,11 @@ class RegistryReader:
                 if not pngs:
                     return None
                 wanted = pngs[0]
-            target = Path(tempfile.mkdtemp(prefix="hub-cm-"))
+            target = scratch_dir() / f"cm-{mv.run_id}"
+            cached = target / wanted
+            if cached.is_file():
+                return str(cached)
+            target.mkdir(exist_ok=True)
             return client.download_artifacts(mv.run_id, wanted, str(target))
         return self._call(go)
 
@@ -385,7 +388,7 @@ HISTORY_COLUMNS = ["time", "drifted share", "drift", "status", "rows compared", 
 
 def drift_reports(settings: Settings, store: StoreReader | None = None) -> dict[str, Path]:
     """Drift report HTML files by name, newest first: the ones the `drift_reports` table points
-    to, and any `drift*.html` in RAKUTEN_HOME/reports. Only these can be shown: a name coming
+    to, and any `drift*.html` under RAKUTEN_HOME/reports. Only these can be shown: a name coming
     back from the browser is looked up here, never used as a path."""
     found: list[Path] = []
     if store is not None:
@@ -398,7 +401,7 @@ def drift_reports(settings: Settings, store: StoreReader | None = None) -> dict[
             pass
     folder = settings.reports_dir
     if folder.is_dir():
-        found.extend(folder.glob("drift*.html"))
+        found.extend(folder.glob("**/drift*.html"))
     unique = {p.resolve(): p for p in found}
     ordered = sorted(unique.values(), key=lambda p: p.stat().st_mtime, reverse=True)
     return {p.name: p for p in ordered}
@@ -407,7 +410,7 @@ def drift_reports(settings: Settings, store: StoreReader | None = None) -> dict[
 def _history_from_files(settings: Settings) -> pd.DataFrame:
     rows = []
     folder = settings.reports_dir
-    for path in sorted(folder.glob("drift*.json")) if folder.is_dir() else []:
+    for path in sorted(folder.glob("**/drift*.json")) if folder.is_dir() else []:
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

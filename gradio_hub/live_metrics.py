@@ -142,12 +142,14 @@ class MetricsHistory:
             d = delta(new, old)
             if d is None:
                 continue
-            when = pd.Timestamp(new.at, unit="s").floor("s")
+            when = time.strftime("%H:%M:%S", time.gmtime(new.at))  # a label: even spacing, UTC
             rows.append({"time": when, "metric": "requests/s", "value": round(d["requests/s"], 3)})
             for key in ("p50 ms", "p95 ms"):
                 if d[key] is not None:
                     rows.append({"time": when, "metric": key, "value": round(d[key], 2)})
-        return pd.DataFrame(rows, columns=["time", "metric", "value"])
+        return pd.DataFrame({"time": pd.Series([r["time"] for r in rows], dtype=str),
+                             "metric": pd.Series([r["metric"] for r in rows], dtype=str),
+                             "value": pd.Series([r["value"] for r in rows], dtype=float)})
 
 
 _histories: dict[str, MetricsHistory] = {}

@@ -59,8 +59,10 @@ def build(ctx: HubContext) -> TabHandles:
                                    height=240, elem_id="monitoring-latency")
     gr.Markdown("### Drift")
     drift_msg = gr.HTML(elem_id="monitoring-drift-summary")
-    drift_plot = gr.LinePlot(x="time", y="drifted share", title="Drifted share of signals per report",
-                             y_lim=[0, 1], height=240, elem_id="monitoring-drift-plot")
+    drift_plot = gr.BarPlot(x="time", y="drifted share", color="drift", y_lim=[0, 1], height=260,
+                            title="Drifted share of signals, one bar per report (number, UTC time)",
+                            color_map={"detected": "#d9534f", "not detected": "#5cb85c"},
+                            elem_id="monitoring-drift-plot")
     report_choice = gr.Dropdown(label="Report", choices=[], elem_id="monitoring-report-choice")
     report = gr.HTML(elem_id="monitoring-report")
     gr.Markdown("### Alerts and dashboards")
@@ -90,7 +92,7 @@ def build(ctx: HubContext) -> TabHandles:
         if history.empty and not reports:
             return (notice("No drift report yet: materialise the drift_report asset in Dagster (it "
                            "compares the recent inference log with the champion's training data).",
-                           "info"), history, gr.update(choices=[], value=None), "")
+                           "info"), None, gr.update(choices=[], value=None), "")
         if not history.empty:
             latest = history.iloc[-1]
             text = (f"Latest report ({latest['time']:%Y-%m-%d %H:%M} UTC): drift {latest['drift']}, "
@@ -99,6 +101,9 @@ def build(ctx: HubContext) -> TabHandles:
             kind = "warn" if latest["drift"] == "detected" else "ok"
         else:
             text, kind = "The reports have no summary to chart.", "info"
+        if not history.empty:  # labels, not a time axis: one evenly spaced bar per report
+            labels = [f"#{i + 1:02d} {t:%m-%d %H:%M}" for i, t in enumerate(history["time"])]
+            history = history.assign(time=labels)
         names = list(reports)
         first = report_iframe(reports[names[0]]) if names else notice("The report files are gone.", "warn")
         return notice(text, kind), history, gr.update(choices=names, value=names[0] if names else None), first

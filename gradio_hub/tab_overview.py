@@ -68,7 +68,7 @@ def probes(ctx: HubContext) -> list[Health]:
     jobs = [
         ("API", api, {"url": ctx.api.docs_url, "hint": ctx.api.hint}),
         ("Dagster", dagster, {"url": ctx.dagster.base_url, "hint": ctx.dagster.hint}),
-        ("MLflow", ctx.registry.ping, {"url": ctx.mlflow_ui.base_url, "hint": ""}),
+        ("MLflow", ctx.registry.ping, {"url": None, "hint": ""}),
         ("Database", ctx.store.ping, {"url": None, "hint": ""}),
     ]
     if ctx.mlflow_ui.configured:

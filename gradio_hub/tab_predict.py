@@ -27,10 +27,11 @@ def result_html(answer: dict) -> str:
 
 
 def top_k_frame(answer: dict | None) -> pd.DataFrame:
+    """Bars of the top-k; typed columns even when empty (the plot reads its axes' types from them)."""
     top = (answer or {}).get("top_k") or []
-    return pd.DataFrame({"category": [f"{t['prdtypecode']} {t['category'].split(' > ')[-1]}" for t in top],
-                         "probability": [round(float(t["probability"]), 4) for t in top]},
-                        columns=["category", "probability"])
+    return pd.DataFrame({
+        "category": pd.Series([f"{t['prdtypecode']} {t['category'].split(' > ')[-1]}" for t in top], dtype=str),
+        "probability": pd.Series([round(float(t["probability"]), 4) for t in top], dtype=float)})
 
 
 def build(ctx: HubContext) -> TabHandles:
@@ -46,7 +47,7 @@ def build(ctx: HubContext) -> TabHandles:
             result = gr.HTML(elem_id="predict-result")
             chart = gr.BarPlot(top_k_frame(None), x="category", y="probability", sort="-y",
                                y_lim=[0, 1], title="Top-5 probabilities", x_label_angle=-20,
-                               elem_id="predict-chart", height=280)
+                               elem_id="predict-chart", height=340)
 
     def predict(title: str, text: str):
         if not (title or "").strip():
@@ -98,6 +99,7 @@ def build(ctx: HubContext) -> TabHandles:
     history_refresh = gr.Button("Refresh history", size="sm", elem_id="history-refresh")
     history_msg = gr.HTML()
     history = gr.DataFrame(datatype=HISTORY_TYPES, interactive=False, wrap=True, max_height=420,
+                           column_widths=["12%", "22%", "24%", "7%", "16%", "7%", "6%", "6%"],
                            elem_id="predict-history")
 
     def refresh():

@@ -43,8 +43,8 @@ def run_html(ctx: HubContext, run: RunInfo) -> str:
     if steps:
         html += table(["step", "status"], steps)
     if run.status == "FAILURE":
-        html += notice("The run failed: the Dagster UI (link above) shows the failing step and its logs.",
-                       "error")
+        causes = "; ".join(run.errors) or "see the Dagster UI (link above)"
+        html += notice(f"The run failed. {causes}. The Dagster UI has the full logs.", "error")
     return html
 
 
@@ -56,6 +56,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     message = gr.HTML(elem_id="training-message")
     gr.Markdown("### Registered versions")
     versions = gr.DataFrame(datatype=VERSION_TYPES, interactive=False, wrap=True, max_height=320,
+                            column_widths=["7%", "9%", "14%", "8%", "8%", "8%", "28%", "9%", "9%"],
                             elem_id="training-versions")
     gr.Markdown("### MLflow runs (click a column header to sort)")
     runs = gr.DataFrame(datatype=RUN_TYPES, interactive=False, wrap=True, max_height=360,
@@ -241,7 +242,8 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
         except Exception as exc:  # noqa: BLE001 - say it and keep following: Dagster may be restarting
             return gr.Timer(active=True), notice(describe_error(exc), "warn"), gr.skip(), gr.skip(), gr.skip()
         if not run.finished:
-            return gr.Timer(active=True), run_html(ctx, run), gr.skip(), gr.skip(), gr.skip()
+            runs_frame, _ = dagster_view()
+            return gr.Timer(active=True), run_html(ctx, run), runs_frame, gr.skip(), gr.skip()
         try:
             frame, run_frame = ctx.registry.versions(), ctx.registry.runs()
         except Exception:  # noqa: BLE001

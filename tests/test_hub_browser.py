@@ -22,6 +22,7 @@ from test_hub_utils import (
     require_chromium,
     wait_for,
     write_drift_report,
+    write_real_drift_report,
 )
 
 require_chromium()
@@ -35,24 +36,8 @@ XSS = '<b>bold</b><img src=x onerror="window.__hub_xss = 1">'
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub_browser")
-    with hub_stack(root, dagster=True, daemon=True, second_version=True,
+    with hub_stack(root, dagster=True, daemon=True, second_version=True, meanwhile=drift_reports,
                    RAKUTEN_PROMOTION_MARGIN="1.0") as live:
-        settings = live.settings
-        from rakuten_assets.store import ProductStore
-
-        store = ProductStore(settings.db_url)
-        now = datetime.now(UTC)
-        for i, (share, detected) in enumerate([(0.0, False), (0.25, False), (0.75, True)]):
-            stamp = f"2026010{i + 1}T000000Z"
-            when = (now - timedelta(hours=3 - i)).isoformat()
-            write_drift_report(settings, share=share, detected=detected, stamp=stamp, created_at=when)
-            if hasattr(store, "record_drift"):
-                store.record_drift(status="drift" if detected else "ok", drift_detected=detected,
-                                   drifted_share=share, rows_reference=2000, rows_current=400,
-                                   model_version=live.versions[0],
-                                   html_path=str(settings.reports_dir / f"drift_report_{stamp}.html"),
-                                   summary={"drifted_share": share})
-        store.dispose()
         demo, url = launch_hub(live.hub_settings())
         live.hub_url = url
         live.demo = demo
@@ -60,6 +45,26 @@ def stack(tmp_path_factory):
             yield live
         finally:
             demo.close()
+
+
+def drift_reports(settings) -> None:
+    """Two small hand-written reports (the older one's script tries to reach the hub page), then
+    a real Evidently report, the latest."""
+    from rakuten_assets.store import ProductStore
+
+    store = ProductStore(settings.db_url)
+    now = datetime.now(UTC)
+    for i, (share, detected) in enumerate([(0.0, False), (0.75, True)]):
+        stamp = f"2026010{i + 1}T000000Z"
+        write_drift_report(settings, share=share, detected=detected, stamp=stamp,
+                           created_at=(now - timedelta(hours=2 - i)).isoformat())
+        store.record_drift(status="drift" if detected else "ok", drift_detected=detected,
+                           drifted_share=share, rows_reference=2000, rows_current=400, model_version="1",
+                           html_path=str(settings.reports_dir / f"drift_report_{stamp}.html"),
+                           summary={"drifted_share": share})
+        time.sleep(0.05)  # distinct times, in this order
+    store.dispose()
+    write_real_drift_report(settings)
 
 
 @pytest.fixture(scope="module")
@@ -150,17 +155,24 @@ def test_every_tab_renders_with_the_stack_up(stack, page):
 
     open_tab(page, "Monitoring")
     wait_text(page, "monitoring-live", "prediction requests since the API started")
-    wait_text(page, "monitoring-drift-summary", "drift detected")
+    summary = wait_text(page, "monitoring-drift-summary", "3 report(s) so far")
+    assert "drift detected" in summary  # the latest, real report: shifted traffic
     frame = page.locator("#monitoring-report iframe")
     frame.wait_for()
     assert frame.get_attribute("sandbox") == "allow-scripts"
+    # The real Evidently report draws itself with its own scripts, inside the sandbox.
     report = page.frame_locator("#monitoring-report iframe")
-    report.locator("#drift-title").wait_for()
-    assert "20260103" in report.locator("#drift-title").inner_text()  # the latest report first
-    # The report's script ran inside the sandbox, and could not reach the hub page.
-    assert report.locator("body[data-blocked='yes']").count() == 1
-    assert page.title() != "pwned"
+    report.get_by_text("Dataset Drift", exact=True).first.wait_for()
     shot(page, "monitoring")
+    frame.scroll_into_view_if_needed()
+    page.wait_for_timeout(3000)  # the report paints once it is on screen
+    page.screenshot(path=str(artifact_dir() / "hub-monitoring-report.png"))
+    # An older report whose script tries to reach the hub page: it runs, and is stopped.
+    choose(page, "monitoring-report-choice", "drift_report_20260101T000000Z.html")
+    report.locator("#drift-title").wait_for()
+    assert "20260101" in report.locator("#drift-title").inner_text()
+    report.locator("body[data-blocked='yes']").wait_for(state="attached")
+    assert page.title() != "pwned"
     assert not page.hub_errors, page.hub_errors
 
 
@@ -184,7 +196,6 @@ def test_materialisation_launched_from_the_hub_is_a_dagster_run(stack, page):
     # Followed without a reload: the daemon dequeues it and the status line moves on.
     page.locator("#launch-status .hub-run-status:not([data-status='QUEUED'])").wait_for(timeout=120_000)
     assert dagster.run_status(run_id) in ("STARTING", "STARTED", "SUCCESS")
-    shot(page, "training-run")
 
 
 def test_prediction_round_trip_shows_category_and_probabilities(stack, page):
@@ -377,6 +388,11 @@ def test_the_launched_run_finished_and_the_hub_shows_it(stack, page):
     # The run registered a new version; the margin kept it from becoming champion.
     versions = text_of(page, "training-versions")
     assert "rejected" in versions and str(ModelRegistry(stack.settings).champion().version) == "1"
+    # The pipeline logged its confusion matrix: the tab shows it.
+    newest = str(max(int(v.version) for v in ModelRegistry(stack.settings).versions()))
+    choose(page, "cm-version", newest)
+    page.locator("#cm-image img").wait_for()
+    shot(page, "training-run")
 
 
 def test_with_the_api_stopped_the_predict_tab_says_so(stack, page):

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,8 +92,10 @@ class Service:
 
 
 class DagsterStack:
-    """`dagster-webserver` (and optionally `dagster-daemon`) on the project's workspace.yaml, with
-    the DAGSTER_HOME of the current settings (queued runs, as `rakuten up` configures it)."""
+    """`dagster-webserver` (and optionally `dagster-daemon`) with the DAGSTER_HOME of the current
+    settings (queued runs, as `rakuten up` configures it). Both talk to one `dagster code-server`
+    serving the project's code location `rakuten` (module and location name of workspace.yaml),
+    so the code is loaded once rather than once per process."""
 
     def __init__(self, settings, workdir: Path, *, daemon: bool):
         from rakuten_assets.cli import prepare_dagster_home
@@ -100,20 +103,27 @@ class DagsterStack:
         prepare_dagster_home(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        code_port = free_port()
+        workspace = workdir / "workspace.yaml"
+        workspace.write_text("load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+                             f"      port: {code_port}\n      location_name: rakuten\n")
         bin_dir = Path(sys.executable).parent
-        workspace = str(PROJECT_ROOT / "workspace.yaml")
-        self.web = Service("dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", workspace,
+        self.code = Service("dagster-code-server", [
+            str(bin_dir / "dagster"), "code-server", "start", "-m", "rakuten_assets.definitions",
+            "-a", "defs", "-h", "127.0.0.1", "-p", str(code_port)], workdir)
+        self.web = Service("dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", str(workspace),
                                                   "-h", "127.0.0.1", "-p", str(self.port)], workdir)
-        self.daemon = Service("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
-                              workdir) if daemon else None
+        self.daemon = Service("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w",
+                                                 str(workspace)], workdir) if daemon else None
 
     def launch(self) -> DagsterStack:
         from dagster import DagsterInstance
 
-        # Create the instance's SQLite storage once, here: the webserver, the daemon and their
-        # code servers starting together would otherwise race to stamp the same schema.
+        # Create the instance's SQLite storage once, here: the webserver, the daemon and the code
+        # server starting together would otherwise race to stamp the same schema.
         with DagsterInstance.get():
             pass
+        self.code.start()
         self.web.start()
         if self.daemon:
             self.daemon.start()
@@ -126,11 +136,14 @@ class DagsterStack:
         problem: list[str] = []
 
         def loaded():
-            if not self.web.alive():
-                raise RuntimeError(f"dagster-webserver exited: {self.web.log_tail()}")
+            for service in (self.code, self.web):
+                if not service.alive():
+                    raise RuntimeError(f"{service.name} exited: {service.log_tail()}")
             health = client.health()
-            if not health.location_loaded and "failed to load" in (health.location_problem or ""):
-                problem.append(health.location_problem)
+            problem_text = health.location_problem or ""
+            if (not health.location_loaded and "failed to load" in problem_text
+                    and "Unreachable" not in problem_text):  # unreachable: the code server is starting
+                problem.append(problem_text)
                 return True  # stop waiting: it will not load by itself
             return health.location_loaded
 
@@ -144,7 +157,7 @@ class DagsterStack:
         return self
 
     def stop(self) -> None:
-        for service in (self.daemon, self.web):
+        for service in (self.daemon, self.web, self.code):
             if service is not None:
                 service.stop()
 
@@ -186,6 +199,18 @@ LIGHT_MODEL = {"features__chars__ngram_range": (3, 4), "features__chars__max_fea
                "features__words__max_features": 30_000}
 
 
+def register_copy(settings, version: str) -> str:
+    """Another registered version of the same logged model (what a promotion test needs), without
+    logging it again."""
+    from rakuten_assets.registry import ModelRegistry
+
+    client = ModelRegistry(settings).client
+    source = client.get_model_version(settings.model_name, version)
+    copy = client.create_model_version(settings.model_name, source.source, run_id=source.run_id,
+                                       tags={"copy_of": version})
+    return str(copy.version)
+
+
 def register_fitted(settings, *, alias: bool = True) -> str:
     """Like conftest.register_model, but the pipeline is fitted once per test session (the fit is
     most of the cost) and only logged and registered in each test's own MLflow store."""
@@ -219,6 +244,48 @@ def register_fitted(settings, *, alias: bool = True) -> str:
     return version
 
 
+class _Background(threading.Thread):
+    def __init__(self, fn, *args):
+        super().__init__(daemon=True)
+        self.fn, self.args, self.error = fn, args, None
+        self.start()
+
+    def run(self):
+        try:
+            self.fn(*self.args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            self.error = exc
+
+    def result(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def write_real_drift_report(settings) -> Path:
+    """A real Evidently report (rakuten_assets.drift), of shifted traffic (four home and garden
+    classes only) against training-like rows, saved and recorded as the drift_report asset does."""
+    from conftest import small_labelled_frame
+    from rakuten_assets.drift import build_drift_report
+    from rakuten_assets.store import ProductStore
+
+    columns = ["designation", "description", "prdtypecode"]
+    reference = small_labelled_frame(2000, seed=7)[columns]
+    current = small_labelled_frame(3000, seed=11)
+    current = current[current["prdtypecode"].isin([2583, 1560, 2060, 1920])].head(400)[columns]
+    result = build_drift_report(reference, current)
+    html_path, _ = result.save(settings.reports_dir / "drift", "drift_report_real")
+    store = ProductStore(settings.db_url)
+    try:
+        store.record_drift(status=result.status, drift_detected=result.drift_detected,
+                           drifted_share=result.drifted_share, rows_reference=result.rows_reference,
+                           rows_current=result.rows_current, model_version="1",
+                           html_path=str(html_path), summary=result.summary())
+    finally:
+        store.dispose()
+    return html_path
+
+
 class ApiService(Service):
     """`api.server.serve` in a uvicorn subprocess (what `rakuten api` runs)."""
 
@@ -245,7 +312,7 @@ class ApiService(Service):
 
 @contextlib.contextmanager
 def hub_stack(root: Path, *, dagster: bool = True, daemon: bool = False, second_version: bool = False,
-              **env: str):
+              meanwhile=None, **env: str):
     """The whole embedded stack for hub tests: one ingested batch (1,500 synthetic rows), a
     registered champion, the API serving it, and Dagster when asked. The slow starts overlap:
     Dagster boots while the model is fitted, the API while Dagster loads its code location."""
@@ -270,9 +337,12 @@ def hub_stack(root: Path, *, dagster: bool = True, daemon: bool = False, second_
             store = ProductStore(settings.db_url)
             ingest_next(store, source_from_settings(settings), settings)
             store.dispose()
+            extra = None
+            if meanwhile is not None:  # more set-up, in a thread, while the services start
+                extra = _Background(meanwhile, settings)
             versions = [register_fitted(settings)]
             if second_version:
-                versions.append(register_fitted(settings, alias=False))
+                versions.append(register_copy(settings, versions[0]))
             mark("data + champion")
             api.start()
             api.wait_ready()
@@ -280,6 +350,9 @@ def hub_stack(root: Path, *, dagster: bool = True, daemon: bool = False, second_
             if dagster_stack is not None:
                 dagster_stack.wait_ready(settings)
                 mark("Dagster ready")
+            if extra is not None:
+                extra.result()
+                mark("extra set-up done")
             print("hub test stack up: " + ", ".join(marks))
             yield HubStack(settings, root, api, dagster_stack, versions, env)
         finally:
