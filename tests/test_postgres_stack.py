@@ -31,7 +31,8 @@ DRIFT_JOB = "drift_job"  # the job that materialises the `drift_report` asset
 
 PG_ADMIN_URL = os.environ.get("RAKUTEN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-pytestmark = pytest.mark.timeout(420)
+# Generous: on a loaded machine the stack took up to ~7 minutes; on a quiet one about 2.5.
+pytestmark = pytest.mark.timeout(1200)
 
 
 # --- helpers ------------------------------------------------------------------------------------
