@@ -163,7 +163,7 @@ def test_every_tab_renders_with_the_stack_up(stack, page):
     # The real Evidently report draws itself with its own scripts, inside the sandbox.
     report = page.frame_locator("#monitoring-report iframe")
     report.get_by_text("Dataset Drift", exact=True).first.wait_for()
-    shot(page, "monitoring")
+    shot(page, "monitoring-start")
     frame.scroll_into_view_if_needed()
     page.wait_for_timeout(3000)  # the report paints once it is on screen
     page.screenshot(path=str(artifact_dir() / "hub-monitoring-report.png"))
@@ -251,6 +251,14 @@ def test_batch_prediction_of_an_official_format_csv(stack, page, tmp_path):
     page.locator("#batch-download a").first.wait_for()
     preview = text_of(page, "batch-preview")
     assert "84918" in preview and "<p>Housse <b>lavable</b></p>" in preview
+
+    # The traffic so far, live in the Monitoring tab: totals at once, rates from the next sample.
+    open_tab(page, "Monitoring")
+    wait_text(page, "monitoring-live", "p50 / p95 / p99 latency")
+    page.wait_for_function("() => !document.getElementById('monitoring-live').innerText.includes("
+                           "'Rates appear after')", timeout=30_000, polling=500)
+    assert "ms" in text_of(page, "monitoring-live")
+    shot(page, "monitoring")
 
 
 def test_dataset_tab_shows_html_as_text_and_ingests(stack, page):
