@@ -14,6 +14,8 @@ counting is done differently:
   (checked collision-free at load).
 * other analyzers: sklearn's own analyzer produces the features, and the look-up is one
   C-level `map(vocabulary.get, ...)` instead of a Python loop.
+* the project's own `CharWbTfidf` (rakuten_assets.model, same matrix as sklearn's char_wb
+  without lower-casing) takes the hashed char_wb path too.
 
 The counts then go through the vectorizer's own fitted `TfidfTransformer`. `FastTfidf.check`
 compares the result with sklearn's on sample documents; the predictor also compares the final
@@ -111,14 +113,32 @@ class FastTfidf:
         self.vocab = vec.vocabulary_
         self.n_features = len(self.vocab)
         self.dtype = vec.dtype
+        self.char_tables: dict[int, _HashTable] | None = None
+        if type(vec).__name__ == "CharWbTfidf":
+            # the project's own char_wb vectorizer (rakuten_assets.model): no lower-casing,
+            # words split on whitespace, sublinear tf, idf, l2 norm
+            self.preprocess = lambda doc: doc
+            self.analyze = None
+            self.binary = False
+            self.sublinear_tf, self.idf, self.norm = vec.sublinear_tf, vec.idf_, "l2"
+            self.char_tables = self._char_tables()
+            if self.char_tables is None:
+                raise ValueError("vocabulary not suited to the hashed char_wb path")
+            return
         self.preprocess = vec.build_preprocessor()
         self.analyze = vec.build_analyzer()
-        self.char_tables: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self.binary = vec.binary
+        tfidf = vec._tfidf
+        self.sublinear_tf, self.idf, self.norm = (tfidf.sublinear_tf,
+                                                  getattr(tfidf, "idf_", None), tfidf.norm)
         if vec.analyzer == "char_wb":
             self.char_tables = self._char_tables()
 
     @staticmethod
     def supports(vec) -> bool:
+        if type(vec).__name__ == "CharWbTfidf":
+            return (hasattr(vec, "vocabulary_") and hasattr(vec, "idf_")
+                    and tuple(vec.ngram_range)[0] <= 3)
         return (type(vec).__name__ == "TfidfVectorizer" and hasattr(vec, "vocabulary_")
                 and vec.input == "content" and not callable(vec.analyzer)
                 and hasattr(vec, "_tfidf"))
@@ -217,7 +237,7 @@ class FastTfidf:
         indptr = np.zeros(n_docs + 1, dtype=np.int32)
         np.cumsum(np.bincount(row_of, minlength=n_docs), out=indptr[1:])
         data = counts.astype(self.dtype)
-        if self.vec.binary:
+        if self.binary:
             data.fill(1)
         X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, self.n_features), copy=False)
         X.has_sorted_indices = True
@@ -227,18 +247,17 @@ class FastTfidf:
     def _weigh(self, X):
         """TfidfTransformer.transform(X, copy=False) without its per-call validation (which
         inspects signatures: milliseconds per call, measured), same arithmetic."""
-        tfidf = self.vec._tfidf
-        if tfidf.sublinear_tf:
+        if self.sublinear_tf:
             np.log(X.data, X.data)
             X.data += 1.0
-        if hasattr(tfidf, "idf_"):
-            X.data *= tfidf.idf_[X.indices]
-        if tfidf.norm == "l2":
+        if self.idf is not None:
+            X.data *= self.idf[X.indices]
+        if self.norm == "l2":
             inplace_csr_row_normalize_l2(X)
-        elif tfidf.norm == "l1":
+        elif self.norm == "l1":
             inplace_csr_row_normalize_l1(X)
-        elif tfidf.norm is not None:
-            return tfidf.transform(X, copy=False)
+        elif self.norm is not None:
+            raise ValueError(f"unsupported norm {self.norm!r}")
         return X
 
     def transform(self, docs) -> sp.csr_matrix:

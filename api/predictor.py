@@ -202,8 +202,10 @@ class Predictor:
 
         def same() -> bool:
             after = self.predict_proba(designations, descriptions)
-            return after.shape == before.shape and np.allclose(before, after, rtol=1e-6,
-                                                                 atol=1e-9)
+            # float32 models sum in float32: the same sparse row in another index order (the
+            # fast counting sorts indices) moves probabilities by ~1e-7, nothing more
+            return after.shape == before.shape and np.allclose(before, after, rtol=1e-5,
+                                                                 atol=1e-6)
 
         for drop in ("fast_classifier", "fast_vectorizers", "text_fn"):
             if same():

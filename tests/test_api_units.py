@@ -207,13 +207,18 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
     descriptions = [None if pd.isna(d) else d for d in sample["description"]]
     expected = reference.predict_proba(to_frame(designations, descriptions))
     np.testing.assert_allclose(predictor.predict_proba(designations, descriptions), expected,
-                               rtol=1e-9, atol=1e-12)
+                               rtol=1e-5, atol=1e-6)  # float32 models: summation order
     results = predictor.predict(designations, descriptions)
     for (code, _, confidence, top), probs in zip(results, expected):
-        order = np.argsort(-probs)[:5]
-        assert code == int(reference.classes_[order[0]])
-        assert confidence == pytest.approx(probs[order[0]])
-        assert [e["prdtypecode"] for e in top] == [int(reference.classes_[i]) for i in order]
+        order = np.argsort(-probs)[:6]
+        assert confidence == pytest.approx(probs[order[0]], rel=1e-5, abs=1e-6)
+        codes = [e["prdtypecode"] for e in top]
+        gaps = -np.diff(probs[order])  # gaps[r]: between ranks r and r + 1
+        for rank in range(5):  # same ranking, except between near-ties
+            if gaps[rank] > 1e-5 and (rank == 0 or gaps[rank - 1] > 1e-5):
+                assert codes[rank] == int(reference.classes_[order[rank]])
+        if probs[order[0]] - probs[order[1]] > 1e-5:
+            assert code == int(reference.classes_[order[0]])
 
 
 def test_fast_tfidf_counts_equal_sklearn_on_awkward_text():
