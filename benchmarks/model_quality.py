@@ -1,10 +1,44 @@
-"""5-fold stratified cross-validation of `build_classifier()` on real labelled Rakuten rows,
-beside the original project's recipe on the same folds.
+"""Stratified k-fold cross-validation of `build_classifier()` on real labelled Rakuten rows, beside
+the original project's recipe on the same folds.
 
-    .venv/bin/python benchmarks/model_quality.py [--folds 5] [--seed 42]
+    .venv/bin/python benchmarks/model_quality.py [--folds 5] [--seed 42] [--quick]
 
-Data: ../shared/data/rakuten/labeled_text.csv (4,094 real products, all 27 codes).
-Target (issue 2): weighted F1 >= 0.78, chosen by cross-validation only.
+Data: ../shared/data/rakuten/labeled_text.csv (4,094 real products, all 27 codes; in most rows
+the description was already merged into `designation`). Exit status 2 if it is absent.
+Prints weighted and macro F1 (mean ± std over folds), the log loss and top-label calibration
+error of the predicted probabilities, and fit/predict seconds (wall, and CPU of this process,
+which does not depend on the machine's other load; the SGD classifier uses two threads).
+
+Target (issue 2): weighted F1 >= 0.78, chosen by cross-validation only. NOT reached: every
+linear TF-IDF model tried lands between 0.72 and 0.745 on these folds (below). The folds are
+`StratifiedKFold(5, shuffle=True, random_state=42)`; all figures are weighted F1, mean of 5.
+
+What was tried (LinearSVC(C=0.3, class_weight="balanced") unless said otherwise):
+  original recipe (5k word TF-IDF, English stop words, LogisticRegression)      0.676
+  word 1-2 + char_wb 2-5 TF-IDF, sublinear, LinearSVC C=0.5 (README reference)  0.740
+  same, min_df=2 on both (vocabulary 230k -> 113k)                               0.7405
+  char_wb 1-5: 0.742 | 3-6: 0.741 | char (not _wb) 2-5: 0.740 | word only: 0.724 | char only: 0.725
+  default token pattern (drops 1-char tokens such as "2" in "lot de 2")          0.739
+  title weight: extra word+char TF-IDF of the first 120 characters: 0.734 (title = first
+    characters, since most rows have the description merged into the title); char block on
+    the first 500 / 150 characters only (cheaper): 0.733 / 0.730
+  char max_df=0.1 (drops n-grams in >10% of products; half the non-zeros): 0.740 | 0.03: 0.738
+  C 0.1 / 0.2 / 0.5 / 1.0 (word + 150-char head): 0.725 / 0.729 / 0.729 / 0.729
+  class_weight=None: 0.733 | hinge loss: 0.728 | Crammer-Singer: 0.714 | RidgeClassifier: 0.739
+  LogisticRegression(balanced) C=10 / 40: 0.738 / 0.732 (and 10x slower)
+  SGD log_loss alpha 5e-5 / 1e-4 / 2e-4: 0.737 / 0.739 / 0.738 (30 full passes: 0.741);
+    hinge 0.729; modified_huber 0.713; log_loss without class weights 0.725
+  ComplementNB 0.677 | MultinomialNB 0.689 | 10-NN cosine 0.686; blended with the SVM's scores
+    (z-scored, weight 0.1-0.5): at best 0.7425 (MNB, weight 0.2), i.e. no gain
+Calibration of SGD log_loss alpha=1e-4 on the final features (wF1 / log loss / ECE):
+  uncalibrated OvR probabilities 0.739 / 1.24 / 0.28 (far too unsure)
+  CalibratedClassifierCV sigmoid cv=3 ensemble=False         0.7375 / 0.96 / 0.10
+  sigmoid on a 10% stratified holdout (build_classifier())   0.729 / 1.05 / 0.14
+  temperature scaling: unusable, sklearn 1.9 misreads integer class codes (log loss 7.9)
+The holdout costs ~1 point here (on 4k rows, 10% fewer training rows and sigmoids fitted on
+~330 rows). At full size it costs nothing: on the synthetic 85k catalogue (80/20 split) holdout
+vs cv=3 gave 0.8683 vs 0.8686 weighted F1, log loss 0.542 vs 0.539, ECE 0.066 vs 0.067, for
+15 vs 44 CPU seconds of classifier training, so build_classifier() uses the holdout.
 """
 
 from __future__ import annotations
@@ -18,13 +52,14 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "rakuten" / "labeled_text.csv"
+OURS, THEIRS = "build_classifier()", "original recipe"
 
 
 def original_recipe():
@@ -37,45 +72,69 @@ def original_text(frame: pd.DataFrame) -> list[str]:
     return (frame["designation"].fillna("") + " " + frame["description"].fillna("")).tolist()
 
 
+def calibration_error(proba: np.ndarray, y: np.ndarray, classes: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top label: |confidence - accuracy| over 10 bins."""
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    return float(sum(abs(confidence[which == b].mean() - correct[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--quick", action="store_true", help="only the first 2 of the folds")
     args = parser.parse_args()
     if not DATA.is_file():
-        print(f"real data not found at {DATA}: this benchmark needs the shared Rakuten folder", file=sys.stderr)
+        print(f"real data not found at {DATA}: this benchmark needs the shared Rakuten data folder "
+              "(../shared/data/rakuten/ beside the project)", file=sys.stderr)
         return 2
     from rakuten_assets.model import build_classifier, describe_classifier
 
     frame = pd.read_csv(DATA)
     y = frame["prdtypecode"].to_numpy()
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(frame, y))
+    if args.quick:
+        folds = folds[:2]
     scores: dict[str, dict[str, list[float]]] = {}
-    for name in ("build_classifier()", "original recipe"):
-        scores[name] = {"weighted": [], "macro": [], "fit_s": [], "predict_s": []}
+    for name in (OURS, THEIRS):
+        s = scores[name] = {k: [] for k in ("weighted", "macro", "log_loss", "ece", "fit_s", "fit_cpu",
+                                            "predict_s", "predict_cpu")}
         for train, test in folds:
-            if name == "original recipe":
+            if name == THEIRS:
                 model, x_train, x_test = original_recipe(), original_text(frame.iloc[train]), original_text(frame.iloc[test])
             else:
                 model, x_train, x_test = build_classifier(), frame.iloc[train], frame.iloc[test]
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             model.fit(x_train, y[train])
-            fitted = time.perf_counter()
-            predicted = model.predict(x_test)
-            scores[name]["fit_s"].append(fitted - started)
-            scores[name]["predict_s"].append(time.perf_counter() - fitted)
-            scores[name]["weighted"].append(f1_score(y[test], predicted, average="weighted"))
-            scores[name]["macro"].append(f1_score(y[test], predicted, average="macro"))
+            s["fit_s"].append(time.perf_counter() - wall)
+            s["fit_cpu"].append(time.process_time() - cpu)
+            wall, cpu = time.perf_counter(), time.process_time()
+            proba = model.predict_proba(x_test)
+            s["predict_s"].append(time.perf_counter() - wall)
+            s["predict_cpu"].append(time.process_time() - cpu)
+            predicted = model.classes_[proba.argmax(axis=1)]
+            s["weighted"].append(f1_score(y[test], predicted, average="weighted"))
+            s["macro"].append(f1_score(y[test], predicted, average="macro"))
+            s["log_loss"].append(log_loss(y[test], proba, labels=model.classes_))
+            s["ece"].append(calibration_error(proba, y[test], model.classes_))
 
-    print(f"{len(frame):,} real rows, {args.folds}-fold stratified CV (seed {args.seed}), same folds for both")
-    print(f"build_classifier(): {describe_classifier(build_classifier())}")
-    print(f"{'model':<22} {'weighted F1':>16} {'macro F1':>16} {'fit s/fold':>11} {'predict s/fold':>15}")
+    print(f"{len(frame):,} real rows, {len(folds)} of {args.folds} stratified folds (seed {args.seed}), "
+          "same folds for both models")
+    print(f"{OURS}: {describe_classifier(build_classifier())}")
+    print(f"{'model':<20} {'weighted F1':>16} {'macro F1':>16} {'log loss':>9} {'ECE':>6} "
+          f"{'fit s (cpu)':>13} {'predict s (cpu)':>16}")
     for name, s in scores.items():
-        print(f"{name:<22} {np.mean(s['weighted']):>8.4f} ± {np.std(s['weighted']):.4f} "
-              f"{np.mean(s['macro']):>8.4f} ± {np.std(s['macro']):.4f} {np.mean(s['fit_s']):>11.2f} "
-              f"{np.mean(s['predict_s']):>15.3f}")
-    ours, theirs = np.mean(scores["build_classifier()"]["weighted"]), np.mean(scores["original recipe"]["weighted"])
-    print(f"difference: {ours - theirs:+.4f} weighted F1 ({ours / theirs:.3f}x); target >= 0.78: "
+        print(f"{name:<20} {np.mean(s['weighted']):>8.4f} ± {np.std(s['weighted']):.4f} "
+              f"{np.mean(s['macro']):>8.4f} ± {np.std(s['macro']):.4f} {np.mean(s['log_loss']):>9.3f} "
+              f"{np.mean(s['ece']):>6.3f} {np.mean(s['fit_s']):>6.2f} ({np.mean(s['fit_cpu']):>5.2f}) "
+              f"{np.mean(s['predict_s']):>8.3f} ({np.mean(s['predict_cpu']):.3f})")
+    ours, theirs = np.mean(scores[OURS]["weighted"]), np.mean(scores[THEIRS]["weighted"])
+    gains = np.subtract(scores[OURS]["weighted"], scores[THEIRS]["weighted"])
+    print(f"difference: {ours - theirs:+.4f} weighted F1 ({ours / theirs:.3f}x the original; "
+          f"better on {int((gains > 0).sum())} of {len(gains)} folds); target >= 0.78: "
           f"{'met' if ours >= 0.78 else 'NOT met'}")
     return 0
 
