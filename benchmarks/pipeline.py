@@ -21,6 +21,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def step_durations(instance, run_id: str) -> dict[str, float]:
+    """Seconds per step of one Dagster run, in start order, from its event log."""
+    from dagster import DagsterEventType
+
+    starts, ends = {}, {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            starts[event.step_key] = record.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            ends[event.step_key] = record.timestamp
+    return {k: ends.get(k, float("nan")) - starts[k] for k in sorted(starts, key=starts.get)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=84_916)
@@ -32,7 +48,7 @@ def main() -> int:
                        "RAKUTEN_SYNTHETIC_ROWS": str(args.rows), "RAKUTEN_INITIAL_SHARE": "1.0"})
     for key in ("RAKUTEN_DATABASE_URL", "MLFLOW_TRACKING_URI", "RAKUTEN_DATA_DIR"):
         os.environ.pop(key, None)
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterInstance
 
     from rakuten_assets.cli import prepare_dagster_home
     from rakuten_assets.definitions import defs
@@ -44,20 +60,12 @@ def main() -> int:
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
         wall = time.perf_counter() - started
-        starts, ends = {}, {}
-        for record in instance.all_logs(result.run_id):
-            event = record.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            if event.event_type == DagsterEventType.STEP_START:
-                starts[event.step_key] = record.timestamp
-            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-                ends[event.step_key] = record.timestamp
+        steps = step_durations(instance, result.run_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"rows: {args.rows:,}   RAKUTEN_HOME: {home}   cpus: {os.cpu_count()}")
     print(f"{'step':<40} {'seconds':>8}")
-    for step in sorted(starts, key=starts.get):
-        print(f"{step:<40} {ends.get(step, float('nan')) - starts[step]:>8.1f}")
+    for step, seconds in steps.items():
+        print(f"{step:<40} {seconds:>8.1f}")
     print(f"{'total wall time (ingest -> promoted)':<40} {wall:>8.1f}")
     print(f"peak RSS: {peak_mb:,.0f} MB")
     print(f"result: {'SUCCESS' if result.success else 'FAILURE'}; targets: < 120 s "

@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for benchmarks/pipeline.py
 
 FULL = 84_916
 DEFAULT_ROWS = [10_000, FULL, 5 * FULL]
@@ -56,23 +57,15 @@ def clean_env(home: Path, rows: int) -> dict[str, str]:
 
 
 def step_times(dagster_home: Path) -> dict[str, float]:
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterInstance
+
+    from pipeline import step_durations  # benchmarks/pipeline.py, beside this script
 
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.get_run_records(limit=1)
         if not records:
             return {}
-        run_id = records[0].dagster_run.run_id
-        starts, ends = {}, {}
-        for record in instance.all_logs(run_id):
-            event = record.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            if event.event_type == DagsterEventType.STEP_START:
-                starts[event.step_key] = record.timestamp
-            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-                ends[event.step_key] = record.timestamp
-    return {k: ends.get(k, float("nan")) - starts[k] for k in sorted(starts, key=starts.get)}
+        return step_durations(instance, records[0].dagster_run.run_id)
 
 
 def run_pipeline(rows: int, home: Path) -> dict:
