@@ -81,9 +81,10 @@ def small_labelled_frame(n_rows: int = 3000, seed: int = 7) -> pd.DataFrame:
     return generate_catalogue(n_rows, seed=seed)
 
 
-def register_model(settings, frame: pd.DataFrame, *, alias: bool = True) -> str:
-    """Fit build_classifier() on `frame`, log + register it, optionally make it champion.
-    Returns the version string."""
+def register_model(settings, frame: pd.DataFrame, *, alias: bool = True, pipeline=None,
+                   reason: str = "test fixture") -> str:
+    """Log + register a pipeline (fitting build_classifier() on `frame` unless a fitted
+    `pipeline` is given), optionally make it champion. Returns the version string."""
     import mlflow
 
     from rakuten_assets.model import build_classifier
@@ -91,7 +92,8 @@ def register_model(settings, frame: pd.DataFrame, *, alias: bool = True) -> str:
     from rakuten_assets.training import TEXT_COLUMNS, evaluate, log_model
 
     experiment_id = ensure_experiment(settings)
-    pipeline = build_classifier().fit(frame[TEXT_COLUMNS], frame["prdtypecode"])
+    if pipeline is None:
+        pipeline = build_classifier().fit(frame[TEXT_COLUMNS], frame["prdtypecode"])
     with mlflow.start_run(experiment_id=experiment_id):
         result = evaluate(frame["prdtypecode"], pipeline.predict(frame[TEXT_COLUMNS]))
         mlflow.log_metrics(result.metrics())
@@ -99,7 +101,7 @@ def register_model(settings, frame: pd.DataFrame, *, alias: bool = True) -> str:
                          input_example=frame[TEXT_COLUMNS].head(2))
     version = str(info.registered_model_version)
     if alias:
-        ModelRegistry(settings).set_champion(version, reason="test fixture")
+        ModelRegistry(settings).set_champion(version, reason=reason)
     return version
 
 

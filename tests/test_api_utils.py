@@ -66,22 +66,10 @@ def fitted_pipeline():
 def register_version(settings, *, alias: bool = True) -> str:
     """`conftest.register_model` without the refit: logs and registers the shared fitted
     pipeline as a new version (optionally moving the champion alias to it)."""
-    import mlflow
-
-    from rakuten_assets.registry import ModelRegistry, ensure_experiment
-    from rakuten_assets.training import TEXT_COLUMNS, evaluate, log_model
+    from conftest import register_model
 
     frame, pipeline = fitted_pipeline()
-    experiment_id = ensure_experiment(settings)
-    with mlflow.start_run(experiment_id=experiment_id):
-        result = evaluate(frame["prdtypecode"], pipeline.predict(frame[TEXT_COLUMNS]))
-        mlflow.log_metrics(result.metrics())
-        info = log_model(pipeline, registered_model_name=settings.model_name,
-                         input_example=frame[TEXT_COLUMNS].head(2))
-    version = str(info.registered_model_version)
-    if alias:
-        ModelRegistry(settings).set_champion(version, reason="API test")
-    return version
+    return register_model(settings, frame, alias=alias, pipeline=pipeline, reason="API test")
 
 
 def free_port() -> int:

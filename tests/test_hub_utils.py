@@ -212,13 +212,11 @@ def register_copy(settings, version: str) -> str:
 
 
 def register_fitted(settings, *, alias: bool = True) -> str:
-    """Like conftest.register_model, but the pipeline is fitted once per test session (the fit is
-    most of the cost) and only logged and registered in each test's own MLflow store."""
-    import mlflow
-    from conftest import small_labelled_frame
+    """conftest.register_model with the pipeline fitted once per test session (the fit is most of
+    the cost), logged and registered in each test's own MLflow store."""
+    from conftest import register_model, small_labelled_frame
 
-    from rakuten_assets.registry import ModelRegistry, ensure_experiment
-    from rakuten_assets.training import TEXT_COLUMNS, evaluate, log_model
+    from rakuten_assets.training import TEXT_COLUMNS
 
     if "pipeline" not in _FITTED:
         from rakuten_assets.model import build_classifier
@@ -230,18 +228,8 @@ def register_fitted(settings, *, alias: bool = True) -> str:
             estimator = build_classifier(**LIGHT_MODEL)
         except (TypeError, ValueError):  # the pipeline's steps were renamed: the full one, then
             estimator = build_classifier()
-        pipeline = estimator.fit(frame[TEXT_COLUMNS], frame["prdtypecode"])
-        _FITTED.update(pipeline=pipeline, example=frame[TEXT_COLUMNS].head(2),
-                       metrics=evaluate(frame["prdtypecode"], pipeline.predict(frame[TEXT_COLUMNS])).metrics())
-    experiment_id = ensure_experiment(settings)
-    with mlflow.start_run(experiment_id=experiment_id):
-        mlflow.log_metrics(_FITTED["metrics"])
-        info = log_model(_FITTED["pipeline"], registered_model_name=settings.model_name,
-                         input_example=_FITTED["example"])
-    version = str(info.registered_model_version)
-    if alias:
-        ModelRegistry(settings).set_champion(version, reason="test fixture")
-    return version
+        _FITTED.update(frame=frame, pipeline=estimator.fit(frame[TEXT_COLUMNS], frame["prdtypecode"]))
+    return register_model(settings, _FITTED["frame"], alias=alias, pipeline=_FITTED["pipeline"])
 
 
 class _Background(threading.Thread):
