@@ -50,6 +50,7 @@ class InferenceLogWriter:
         self.retry_max_wait = retry_max_wait
         self._buffer: deque[dict] = deque()
         self._lock = threading.Lock()
+        self._in_flight = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,7 +76,10 @@ class InferenceLogWriter:
             self._wake.set()
 
     def pending(self) -> int:
-        return len(self._buffer)
+        """Rows not yet written: buffered, plus the chunk a flush holds while it retries (it is
+        taken out of the buffer for the attempt and given back if the database is down)."""
+        with self._lock:
+            return len(self._buffer) + self._in_flight
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -124,11 +128,13 @@ class InferenceLogWriter:
     def _take(self) -> list[dict]:
         with self._lock:
             n = min(WRITE_CHUNK, len(self._buffer))
+            self._in_flight = n
             return [self._buffer.popleft() for _ in range(n)]
 
     def _give_back(self, rows: list[dict]) -> None:
         with self._lock:
             self._buffer.extendleft(reversed(rows))
+            self._in_flight = 0
 
     def _get_store(self):
         if self._store is None:
@@ -175,6 +181,8 @@ class InferenceLogWriter:
         else:
             self.written += len(rows)
             self.metrics.log_written.inc(len(rows))
+        with self._lock:
+            self._in_flight = 0
         self.metrics.log_buffer.set(len(self._buffer))
         return True
 
