@@ -33,6 +33,8 @@ COPY pyproject.toml README.md ./
 RUN uv pip install --python /opt/venv/bin/python -r pyproject.toml
 # ... then the project itself, as a regular (non-editable) install.
 COPY rakuten_assets ./rakuten_assets
+# rakuten_assets/cli/monitoring/ links into monitoring/; the wheel takes the files themselves.
+COPY monitoring ./monitoring
 COPY api ./api
 COPY gradio_hub ./gradio_hub
 RUN uv pip install --python /opt/venv/bin/python --no-deps . \

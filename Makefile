@@ -24,6 +24,7 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check --select F,E9 rakuten_assets api gradio_hub tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 benchmarks: $(STAMP) system-deps
@@ -34,6 +35,7 @@ benchmarks: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check rakuten_assets api gradio_hub tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .rakuten .pytest_cache

@@ -22,6 +22,7 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    2.5, 5.0)
 TEXT_LEN_BUCKETS = (0, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000)
+SERVING_PATHS = ("fast", "partial", "sklearn")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -50,6 +51,10 @@ class Metrics:
         self.model_info = Gauge("rakuten_model_info", "1 for the model being served.",
                                 ["name", "version", "alias"], registry=r,
                                 multiprocess_mode="livemax")
+        self.serving_path = Gauge("rakuten_model_serving_path", "1 for the path the served model "
+                                  "predicts on: fast (every step optimised), partial, or sklearn "
+                                  "(the plain pipeline).", ["path"], registry=r,
+                                  multiprocess_mode="livemax")
         self.errors = Counter("rakuten_api_errors", "Requests answered with an error, by kind.",
                               ["error_type"], registry=r)
         self.model_load_failures = Counter("rakuten_model_load_failures",
@@ -79,7 +84,10 @@ class Metrics:
         self.registry.register(collector)
         self._extra_collectors.append(collector)
 
-    def set_model(self, name: str, version: str, alias: str, loaded_at: float) -> None:
+    def set_model(self, name: str, version: str, alias: str, loaded_at: float,
+                  serving_path: str) -> None:
+        for path in SERVING_PATHS:
+            self.serving_path.labels(path).set(1 if path == serving_path else 0)
         try:
             self.model_version.set(float(version))
         except ValueError:

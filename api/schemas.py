@@ -48,6 +48,19 @@ class ReadyResponse(BaseModel):
     reason: str | None = Field(None, description="Why the service is not ready.")
 
 
+class ServingPath(BaseModel):
+    path: str = Field(description="`fast` (every step on the optimised path), `partial`, or "
+                      "`sklearn` (the plain pipeline).")
+    linear_models: int = Field(description="Linear estimators whose coefficients were re-laid "
+                               "for fast products.")
+    text_step: bool = Field(description="Text cleaning called directly, without a DataFrame.")
+    fast_vectorizers: int = Field(description="TF-IDF vectorisers on the fast counting path.")
+    vectorizers: int = Field(description="TF-IDF vectorisers in the pipeline.")
+    fast_classifier: bool = Field(description="Calibrated classifier computed for all classes "
+                                  "at once.")
+    fallbacks: list[str] = Field(description="Why each missing fast part is missing.")
+
+
 class ModelInfoResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -59,6 +72,7 @@ class ModelInfoResponse(BaseModel):
     metrics: dict[str, float]
     loaded_at: datetime
     n_classes: int
+    serving_path: ServingPath
 
 
 class ReloadResponse(BaseModel):

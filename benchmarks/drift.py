@@ -9,7 +9,7 @@ Set-up, as production runs it:
   traffic; the rest is split (stratified, fixed seed) into the reference world (60%) and
   held-out traffic (40%);
 - the reference gets a `split` column exactly as `training_dataset` does
-  (`training.split_train_test`); a "champion" (`rakuten_assets.model.build_classifier()` when it
+  (`training.split_train_test`); a "champion" (`rakuten_assets.core.model.build_classifier()` when it
   exists, else word 1-2 gram TF-IDF + LinearSVC on `join_fields`) is fitted on its train rows,
   its vocabulary extracted with `vocabulary_from_model`;
 - every traffic window is predicted by that champion and its predictions stand as the logged
@@ -41,14 +41,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from rakuten_assets.drift import (
+from rakuten_assets.core.drift import (
     ALL_SIGNALS,
     DriftSettings,
     build_drift_report,
     detect_language,
     vocabulary_from_model,
 )
-from rakuten_assets.text import join_fields
+from rakuten_assets.core.text import join_fields
 
 DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "rakuten"
 TEXT_COLUMNS = ["designation", "description"]
@@ -74,12 +74,12 @@ class Outcome:
 # --- the champion ------------------------------------------------------------------------------
 def fit_champion(train: pd.DataFrame):
     try:
-        from rakuten_assets.model import build_classifier
+        from rakuten_assets.core.model import build_classifier
     except ImportError:
         build_classifier = None
     if build_classifier is not None:
         model = build_classifier().fit(train[TEXT_COLUMNS], train["prdtypecode"])
-        return "rakuten_assets.model.build_classifier()", model.predict, model
+        return "rakuten_assets.core.model.build_classifier()", model.predict, model
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import LinearSVC
@@ -107,7 +107,7 @@ def load_real() -> dict[str, pd.DataFrame]:
 def split_world(labeled: pd.DataFrame, seed: int, reference_share: float):
     from sklearn.model_selection import train_test_split
 
-    from rakuten_assets.training import split_train_test
+    from rakuten_assets.core.training import split_train_test
 
     lang = [detect_language(join_fields(a, b)) for a, b in zip(labeled["designation"], labeled["description"])]
     foreign_mask = np.isin(lang, ["de", "en"])
@@ -166,7 +166,7 @@ def real_world(seed: int, reference_share: float) -> World:
              lambda rng, n: synthetic.generate_catalogue(n, seed=int(rng.integers(2**31)))),
         ]
     else:
-        print("note: rakuten_assets.synthetic is absent: synthetic scenarios skipped", file=sys.stderr)
+        print("note: rakuten_assets.core.synthetic is absent: synthetic scenarios skipped", file=sys.stderr)
     return World("real rows (labeled_text.csv)", reference, scenarios,
                  f"{len(held_out)} held-out rows, {len(foreign)} rows detected as de/en set aside")
 
@@ -176,7 +176,7 @@ def synthetic_world(seed: int) -> World | None:
     synthetic = _synthetic()
     if synthetic is None:
         return None
-    from rakuten_assets.training import split_train_test
+    from rakuten_assets.core.training import split_train_test
 
     reference = split_train_test(synthetic.generate_catalogue(6000, seed=seed + 100), test_size=0.2, seed=13)
     draw = lambda kind: lambda rng, n: synthetic.drifted_catalogue(n, seed=int(rng.integers(2**31)), kind=kind)
@@ -187,7 +187,7 @@ def synthetic_world(seed: int) -> World | None:
         ("drifted_catalogue(kind='single_family')", "drift", draw("single_family")),
         ("drifted_catalogue(kind='noisy')", "drift", draw("noisy")),
     ]
-    return World("synthetic catalogue (rakuten_assets.synthetic)", reference, scenarios,
+    return World("synthetic catalogue (rakuten_assets.core.synthetic)", reference, scenarios,
                  "reference generate_catalogue(6000); traffic drawn with fresh seeds")
 
 
@@ -282,10 +282,10 @@ def timing(settings: DriftSettings) -> None:
     rows: the real samples hold fewer than 5,000), with a given vocabulary as in production."""
     synthetic = _synthetic()
     if synthetic is None:
-        print("timing skipped: rakuten_assets.synthetic is absent")
+        print("timing skipped: rakuten_assets.core.synthetic is absent")
         return
-    from rakuten_assets.drift import build_vocabulary
-    from rakuten_assets.training import split_train_test
+    from rakuten_assets.core.drift import build_vocabulary
+    from rakuten_assets.core.training import split_train_test
 
     reference = split_train_test(synthetic.generate_catalogue(30_000, seed=1), test_size=0.2, seed=13)
     train = reference[reference["split"] == "train"].head(5000)

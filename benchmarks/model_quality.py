@@ -91,7 +91,7 @@ def main() -> int:
         print(f"real data not found at {DATA}: this benchmark needs the shared Rakuten data folder "
               "(../shared/data/rakuten/ beside the project)", file=sys.stderr)
         return 2
-    from rakuten_assets.model import build_classifier, describe_classifier
+    from rakuten_assets.core.model import build_classifier, describe_classifier
 
     frame = pd.read_csv(DATA)
     y = frame["prdtypecode"].to_numpy()

@@ -50,9 +50,9 @@ def main() -> int:
         os.environ.pop(key, None)
     from dagster import DagsterInstance
 
-    from rakuten_assets.cli import prepare_dagster_home
+    from rakuten_assets.cli.services import prepare_dagster_home
     from rakuten_assets.definitions import defs
-    from rakuten_assets.settings import get_settings
+    from rakuten_assets.core.settings import get_settings
 
     prepare_dagster_home(get_settings())
     job = defs.resolve_job_def("all_assets_job")

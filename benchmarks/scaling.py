@@ -148,7 +148,7 @@ def predictions_counted(url: str) -> float:
 
 
 def bench_api(home: Path, workers: int, seconds: int, connections: int, workdir: Path) -> list[dict]:
-    from rakuten_assets.synthetic import generate_catalogue
+    from rakuten_assets.core.synthetic import generate_catalogue
 
     frame = generate_catalogue(2_000, seed=99)
     items = [{"designation": r.designation,

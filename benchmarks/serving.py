@@ -6,7 +6,7 @@ load generator (wrk, 32 connections), single and batch requests, in one run.
 
 Registers one model (`build_classifier()` fitted on the synthetic catalogue, or on the real
 `labeled_text.csv` with --real) in a fresh temporary RAKUTEN_HOME, then serves it
-(a) with this API: uvicorn, 1 worker (`api.server.serve`), and
+(a) with this API: uvicorn, 1 worker (`api.main.serve`), and
 (b) with `mlflow models serve -m models:/rakuten_classifier/<v> --env-manager local` (1 worker).
 Each server is warmed up, then driven by wrk with a Lua script cycling through pre-encoded POST
 bodies: single items (`/predict` vs `/invocations` with `dataframe_records` of one row) and
@@ -92,11 +92,13 @@ def train_and_register(rows: int, real: bool, reuse: bool = False) -> tuple[str,
     import mlflow
     import pandas as pd
 
-    from rakuten_assets.model import build_classifier
-    from rakuten_assets.registry import ModelRegistry, ensure_experiment
-    from rakuten_assets.settings import get_settings
-    from rakuten_assets.synthetic import generate_catalogue
-    from rakuten_assets.training import TEXT_COLUMNS, log_model
+    from rakuten_assets.core.model import build_classifier
+    from rakuten_assets.core.registry import ModelRegistry, ensure_experiment
+    from rakuten_assets.core.promotion import MOVE_BY_PERSON, move_champion
+    from rakuten_assets.core.store import ProductStore
+    from rakuten_assets.core.settings import get_settings
+    from rakuten_assets.core.synthetic import generate_catalogue
+    from rakuten_assets.core.training import TEXT_COLUMNS, log_model
 
     settings = get_settings()
     if reuse and (champion := ModelRegistry(settings).champion()) is not None:
@@ -117,7 +119,8 @@ def train_and_register(rows: int, real: bool, reuse: bool = False) -> tuple[str,
         info = log_model(pipeline, registered_model_name=settings.model_name,
                          input_example=frame[TEXT_COLUMNS].head(2))
     version = str(info.registered_model_version)
-    ModelRegistry(settings).set_champion(version, reason="serving benchmark")
+    move_champion(ModelRegistry(settings), ProductStore(settings.db_url), version, kind=MOVE_BY_PERSON,
+                  actor="serving benchmark", reason="serving benchmark")
     print(f"model: build_classifier() fitted on the {source} in {fit_s:.1f} s, "
           f"registered as {settings.model_name} version {version}")
     return version, frame
@@ -180,7 +183,7 @@ def model_cpu_profile(settings, version: str, items: list[dict]) -> None:
     optimised predictor, per call, for 1, 32 and 256 rows."""
     import mlflow.sklearn
 
-    from api.predictor import Predictor, to_frame
+    from api.engine.predictor import Predictor, to_frame
 
     uri = f"models:/{settings.model_name}/{version}"
     reference = mlflow.sklearn.load_model(uri)
@@ -256,7 +259,7 @@ def main() -> int:
     for key in [k for k in os.environ if k.startswith("RAKUTEN_") and k not in
                 ("RAKUTEN_HOME",)] + ["MLFLOW_TRACKING_URI"]:
         os.environ.pop(key, None)
-    from rakuten_assets.settings import get_settings
+    from rakuten_assets.core.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -281,7 +284,7 @@ def main() -> int:
     try:
         api_port = free_port()
         api_log = workdir / "api.log"
-        api = subprocess.Popen([sys.executable, "-c", "import sys; from api.server import serve; "
+        api = subprocess.Popen([sys.executable, "-c", "import sys; from api.main import serve; "
                                 "serve('127.0.0.1', int(sys.argv[1]), log_level='warning')",
                                 str(api_port)], env=env, cwd=workdir, start_new_session=True,
                                stdout=api_log.open("wb"), stderr=subprocess.STDOUT)

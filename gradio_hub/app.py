@@ -20,16 +20,14 @@ import threading
 
 import gradio as gr
 
-from gradio_hub import (
-    tab_dataset,
-    tab_monitoring,
-    tab_overview,
-    tab_predict,
-    tab_training,
-)
 from gradio_hub.common import esc, notice
 from gradio_hub.context import HubContext
-from rakuten_assets.settings import Settings, get_settings
+from gradio_hub.tabs import dataset as tab_dataset
+from gradio_hub.tabs import monitoring as tab_monitoring
+from gradio_hub.tabs import overview as tab_overview
+from gradio_hub.tabs import predict as tab_predict
+from gradio_hub.tabs import training as tab_training
+from rakuten_assets.core.settings import Settings, get_settings
 
 log = logging.getLogger("gradio_hub")
 TITLE = "Rakuten control hub"

@@ -12,7 +12,7 @@ import hmac
 import logging
 import time
 
-from rakuten_assets.settings import Settings
+from rakuten_assets.core.settings import Settings
 
 log = logging.getLogger("gradio_hub.auth")
 FAILED_LOGIN_DELAY_S = 1.0

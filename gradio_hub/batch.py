@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gradio_hub.api_client import ApiClient
+from gradio_hub.clients.api import ApiClient
 from gradio_hub.common import ServiceError, scratch_dir
-from rakuten_assets.settings import Settings
+from rakuten_assets.core.settings import Settings
 
 
 class BadUpload(ValueError):

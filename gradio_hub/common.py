@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rakuten_assets.settings import Settings
+from rakuten_assets.core.settings import Settings
 
 log = logging.getLogger("gradio_hub")
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gradio_hub.api_client import ApiClient
 from gradio_hub.auth import Gate
-from gradio_hub.dagster_client import DagsterClient
-from gradio_hub.data import RegistryReader, StoreReader
-from gradio_hub.http_services import (
+from gradio_hub.clients.api import ApiClient
+from gradio_hub.clients.dagster import DagsterClient
+from gradio_hub.clients.registry import RegistryReader
+from gradio_hub.clients.services import (
     DockerClient,
     GrafanaClient,
     MlflowUiClient,
     PrometheusClient,
 )
+from gradio_hub.clients.store import StoreReader
 from gradio_hub.live_metrics import MetricsHistory, history_for
-from rakuten_assets.settings import Settings
+from rakuten_assets.core.settings import Settings
 
 
 @dataclass
@@ -37,7 +38,7 @@ class HubContext:
         self.api = ApiClient(s)
         self.dagster = DagsterClient(s)
         self.store = StoreReader(s)
-        self.registry = RegistryReader(s)
+        self.registry = RegistryReader(s, self.store)
         self.prometheus = PrometheusClient(s)
         self.grafana = GrafanaClient(s)
         self.mlflow_ui = MlflowUiClient(s)

@@ -8,6 +8,7 @@ seconds however many people look.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
-import itertools
 
 LATENCY = "rakuten_prediction_latency_seconds"
 PREDICTIONS = "rakuten_predictions_total"

@@ -1,0 +1,272 @@
+"""Faster `TfidfVectorizer.transform` for serving, with the same output.
+
+Profiling the served pipeline (py-spy, then cProfile on batches of 256 synthetic products of
+~450 cleaned characters) put most of the time in `CountVectorizer._count_vocab`: a Python
+loop over every n-gram of every document (1,800 character n-grams for such a product), each a
+dict look-up and a counter update. The fitted vocabulary, idf and norm are all kept; only the
+counting is done differently:
+
+* `char_wb` analyzers (the big one): n-grams are never built as strings. The batch becomes
+  one array of code points in which every word is padded by one space and words are two spaces
+  apart, so a window lies inside one padded word exactly when it holds no double space; each
+  window gets a 64-bit polynomial hash, computed for all windows of a length at once, looked
+  up in an open-addressing hash table of the vocabulary's terms of that length (`_HashTable`,
+  checked collision-free at load; one probe per look-up where a `searchsorted` needed ~16).
+* other analyzers: sklearn's own analyzer produces the features, and the look-up is one
+  C-level `map(vocabulary.get, ...)` instead of a Python loop.
+* the project's own `CharWbTfidf` (rakuten_assets.core.model, same matrix as sklearn's char_wb
+  without lower-casing) takes the hashed char_wb path too.
+
+The counts then go through the vectorizer's own fitted `TfidfTransformer`. `FastTfidf.check`
+compares the result with sklearn's on sample documents; the predictor also compares the final
+probabilities, and falls back to the plain pipeline on any difference.
+"""
+
+from __future__ import annotations
+
+from itertools import chain, repeat
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.sparsefuncs_fast import (
+    inplace_csr_row_normalize_l1,
+    inplace_csr_row_normalize_l2,
+)
+
+_B = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling hash (mod 2**64)
+_M = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's multiplier, to spread hashes over slots
+_S29, _S32 = np.uint64(29), np.uint64(32)
+
+
+def _slot_bits(h: np.ndarray) -> np.ndarray:
+    """The rolling hash of short n-grams over a small alphabet is far from uniform in its top
+    bits (long probe runs were measured); one xor-shift-multiply round fixes that."""
+    x = h ^ (h >> _S29)
+    x = x * _M
+    return x ^ (x >> _S32)
+_SPACE = 32
+
+
+def _hash_terms(terms: list[str], n: int) -> np.ndarray:
+    codes = np.frombuffer("".join(terms).encode("utf-32-le"), dtype=np.uint32)
+    codes = codes.reshape(len(terms), n).astype(np.uint64)
+    h = codes[:, 0].copy()
+    for j in range(1, n):
+        h = h * _B + codes[:, j]
+    return h
+
+
+class _HashTable:
+    """Open addressing (linear probing) from 64-bit hashes to feature indices, looked up for
+    a whole array of hashes at once; kept at most 1/16 full, so nearly every look-up is one
+    probe (a `searchsorted` in the sorted hashes costs ~16 dependent probes)."""
+
+    def __init__(self, hashes: np.ndarray, values: np.ndarray):
+        bits = max(10, int(np.ceil(np.log2(max(hashes.size, 1) * 16))))
+        self.shift = np.uint64(64 - bits)
+        size = 1 << bits
+        self.mask = size - 1
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.values = np.full(size, -1, dtype=np.int32)  # -1: empty slot
+        slots = (_slot_bits(hashes) >> self.shift).astype(np.int64)
+        pending = np.arange(hashes.size)
+        self.max_probe = 0
+        while pending.size:
+            s = slots[pending]
+            # one writer per free slot per round; the others move on to the next slot
+            free = self.values[s] < 0
+            s_free, first = np.unique(s[free], return_index=True)
+            winners = pending[free][first]
+            self.keys[s_free] = hashes[winners]
+            self.values[s_free] = values[winners]
+            placed = np.zeros(hashes.size, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slots[pending] = (slots[pending] + 1) & self.mask
+            self.max_probe += 1 if pending.size else 0
+
+    def lookup(self, h: np.ndarray) -> np.ndarray:
+        """Feature index of every hash, -1 when it is not in the vocabulary."""
+        slot = (_slot_bits(h) >> self.shift).astype(np.intp)
+        vals = np.take(self.values, slot)
+        hit = np.take(self.keys, slot) == h
+        out = np.where(hit, vals, -1)
+        # the few that met another key in their home slot probe on (linear probing)
+        todo = np.flatnonzero(~hit & (vals >= 0))
+        for _ in range(self.max_probe):
+            if not todo.size:
+                break
+            slot_t = (slot[todo] + 1) & self.mask
+            slot[todo] = slot_t
+            vals = np.take(self.values, slot_t)
+            match = (np.take(self.keys, slot_t) == h[todo]) & (vals >= 0)
+            out[todo[match]] = vals[match]
+            todo = todo[~match & (vals >= 0)]
+        return out
+
+
+class FastTfidf:
+    """Wraps one fitted TfidfVectorizer; `transform(docs)` equals `vec.transform(docs)`."""
+
+    def __init__(self, vec):
+        self.vec = vec
+        self.vocab = vec.vocabulary_
+        self.n_features = len(self.vocab)
+        self.dtype = vec.dtype
+        self.char_tables: dict[int, _HashTable] | None = None
+        if type(vec).__name__ == "CharWbTfidf":
+            # the project's own char_wb vectorizer (rakuten_assets.core.model): no lower-casing,
+            # words split on whitespace, sublinear tf, idf, l2 norm
+            self.preprocess = lambda doc: doc
+            self.analyze = None
+            self.binary = False
+            self.sublinear_tf, self.idf, self.norm = vec.sublinear_tf, vec.idf_, "l2"
+            self.char_tables = self._char_tables()
+            if self.char_tables is None:
+                raise ValueError("vocabulary not suited to the hashed char_wb path")
+            return
+        self.preprocess = vec.build_preprocessor()
+        self.analyze = vec.build_analyzer()
+        self.binary = vec.binary
+        tfidf = vec._tfidf
+        self.sublinear_tf, self.idf, self.norm = (tfidf.sublinear_tf,
+                                                  getattr(tfidf, "idf_", None), tfidf.norm)
+        if vec.analyzer == "char_wb":
+            self.char_tables = self._char_tables()
+
+    @staticmethod
+    def supports(vec) -> bool:
+        if type(vec).__name__ == "CharWbTfidf":
+            return (hasattr(vec, "vocabulary_") and hasattr(vec, "idf_")
+                    and tuple(vec.ngram_range)[0] <= 3)
+        return (type(vec).__name__ == "TfidfVectorizer" and hasattr(vec, "vocabulary_")
+                and vec.input == "content" and not callable(vec.analyzer)
+                and hasattr(vec, "_tfidf"))
+
+    def _char_tables(self):
+        min_n, max_n = self.vec.ngram_range
+        if not 1 <= min_n <= 3:  # padded words are >= 3 long: no short-word special case
+            return None
+        by_len: dict[int, list[tuple[str, int]]] = {}
+        for term, idx in self.vocab.items():
+            if not min_n <= len(term) <= max_n:
+                return None
+            by_len.setdefault(len(term), []).append((term, idx))
+        tables = {}
+        for n, pairs in by_len.items():
+            h = _hash_terms([t for t, _ in pairs], n)
+            if np.unique(h).size != h.size:
+                return None  # a hash collision inside the vocabulary: use the generic path
+            tables[n] = _HashTable(h, np.asarray([i for _, i in pairs], dtype=np.int64))
+        return tables
+
+    # --- counting -----------------------------------------------------------------------------
+    def _char_counts(self, docs: list[str]):
+        min_n, max_n = self.vec.ngram_range
+        preprocess = self.preprocess
+        padded = []
+        for d in docs:
+            words = preprocess(d).split()
+            padded.append(" " + "  ".join(words) + " " if words else "")
+        lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+        total = codes.size
+        row_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        space = codes == _SPACE
+        double = np.zeros(total + 1, dtype=np.int64)
+        np.cumsum(space[:-1] & space[1:], out=double[1:total])
+        double[total] = double[total - 1] if total else 0
+        c64 = codes.astype(np.uint64)
+        rows, cols = [], []
+        h = c64[: total - min_n + 1].copy() if total >= min_n else np.empty(0, np.uint64)
+        for j in range(1, min_n):
+            h = h * _B + c64[j: j + h.size]
+        for n in range(min_n, max_n + 1):
+            windows = total - n + 1
+            if windows <= 0:
+                break
+            if n > min_n:
+                h = h[:windows] * _B + c64[n - 1: n - 1 + windows]
+            table = self.char_tables.get(n)
+            if table is None:
+                continue
+            # a window [i, i+n) holds a double space iff a pair starts in [i, i+n-2]
+            ok = (double[n - 1: n - 1 + windows] - double[:windows]) == 0
+            starts = np.flatnonzero(ok)
+            found = table.lookup(h[starts])
+            hit = found >= 0
+            rows.append(row_of[starts[hit]])
+            cols.append(found[hit])
+        return self._to_csr(rows, cols, len(docs))
+
+    def _generic_counts(self, docs: list[str]):
+        features = [self.analyze(d) for d in docs]
+        lengths = np.fromiter(map(len, features), dtype=np.int64, count=len(features))
+        flat = list(chain.from_iterable(features))
+        ids = np.fromiter(map(self.vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        row_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        keep = ids >= 0
+        return self._to_csr([row_of[keep]], [ids[keep]], len(docs))
+
+    def _to_csr(self, rows, cols, n_docs):
+        """Counts as a canonical CSR matrix (sorted indices, no duplicates), like
+        CountVectorizer's: one sort of row-major keys (SIMD-sorted by numpy) instead of a
+        per-row index sort."""
+        r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+        c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+        # int32 keys sort about twice as fast; they fit for any batch the API accepts
+        key_type = np.int32 if n_docs * self.n_features < 2**31 - 1 else np.int64
+        keys = r.astype(key_type)
+        keys *= self.n_features
+        keys += c.astype(key_type, copy=False)
+        keys.sort()
+        if keys.size:
+            first = np.empty(keys.size, dtype=bool)
+            first[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            unique = keys[starts]
+            counts = np.empty(starts.size, dtype=np.int64)
+            counts[:-1] = starts[1:] - starts[:-1]
+            counts[-1] = keys.size - starts[-1]
+        else:
+            unique = keys
+            counts = np.empty(0, np.int64)
+        row_of = unique // self.n_features
+        indices = (unique - row_of * self.n_features).astype(np.int32, copy=False)
+        indptr = np.zeros(n_docs + 1, dtype=np.int32)
+        np.cumsum(np.bincount(row_of, minlength=n_docs), out=indptr[1:])
+        data = counts.astype(self.dtype)
+        if self.binary:
+            data.fill(1)
+        X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, self.n_features), copy=False)
+        X.has_sorted_indices = True
+        X.has_canonical_format = True
+        return X
+
+    def _weigh(self, X):
+        """TfidfTransformer.transform(X, copy=False) without its per-call validation (which
+        inspects signatures: milliseconds per call, measured), same arithmetic."""
+        if self.sublinear_tf:
+            np.log(X.data, X.data)
+            X.data += 1.0
+        if self.idf is not None:
+            X.data *= self.idf[X.indices]
+        if self.norm == "l2":
+            inplace_csr_row_normalize_l2(X)
+        elif self.norm == "l1":
+            inplace_csr_row_normalize_l1(X)
+        elif self.norm is not None:
+            raise ValueError(f"unsupported norm {self.norm!r}")
+        return X
+
+    def transform(self, docs) -> sp.csr_matrix:
+        docs = list(docs)
+        counts = self._char_counts(docs) if self.char_tables else self._generic_counts(docs)
+        return self._weigh(counts)
+
+    def check(self, docs: list[str]) -> bool:
+        expected = self.vec.transform(docs)
+        got = self.transform(docs)
+        return (expected.shape == got.shape and abs(expected - got).max() <= 1e-6
+                if expected.nnz or got.nnz else True)

@@ -1,0 +1,115 @@
+"""The serving engine as the routes see it: the model being served (`ModelHolder`), the one model
+thread, micro-batching of single predictions, and what every answered prediction leaves behind
+(an inference-log row, Prometheus counters).
+
+One model thread (a single-thread executor shared by micro-batches and `/predict/batch`) means
+model calls never compete with each other for the GIL; the event loop keeps parsing and
+answering HTTP meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+
+from api.engine.batching import MicroBatcher
+from api.engine.model_holder import ModelHolder
+from api.errors import ClientGone, ModelUnavailable
+from api.inference_log import InferenceLogWriter
+from api.metrics import Metrics
+from rakuten_assets.core.settings import Settings
+
+Item = tuple[str, "str | None"]
+
+
+class PredictionService:
+    def __init__(self, settings: Settings, metrics: Metrics, writer: InferenceLogWriter):
+        self.settings = settings
+        self.metrics = metrics
+        self.writer = writer
+        self.holder = ModelHolder(settings, metrics)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.batcher = MicroBatcher(self._run_micro_batch, self.executor,
+                                    max_items=settings.api_batch_max_items,
+                                    wait_s=settings.api_batch_wait_ms / 1000.0,
+                                    on_batch=metrics.batch_size.labels("single").observe)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.batcher.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def require_model(self):
+        model = self.holder.current
+        if model is None:
+            raise ModelUnavailable(self.holder.reason)
+        return model
+
+    # --- in the model thread ----------------------------------------------------------------
+    def run_batch(self, items: list[Item]):
+        """One vectorised prediction for many items."""
+        model = self.require_model()
+        preds = model.predictor.predict([d for d, _ in items], [d for _, d in items])
+        return model.version, preds
+
+    def _run_micro_batch(self, items: list[Item]):
+        version, preds = self.run_batch(items)
+        return [(version, p) for p in preds]
+
+    # --- on the event loop ------------------------------------------------------------------
+    async def predict_one(self, item: Item):
+        self.require_model()
+        return await self.batcher.submit(item)
+
+    async def predict_many(self, request: Request, items: list[Item]):
+        """Queue the batch for the model thread, but drop it if the client hangs up before its
+        turn: a client that gave up must not leave a backlog of batches for nobody."""
+        self.require_model()
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self.executor, self.run_batch, items)
+        hangup = asyncio.ensure_future(request.receive())  # body read: next is a disconnect
+        try:
+            done, _ = await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not hangup.done():
+                hangup.cancel()
+        if work in done:
+            result = work.result()
+            self.metrics.batch_size.labels("batch").observe(len(items))
+            return result
+        message = hangup.result()
+        if message.get("type") != "http.disconnect":
+            return await work
+        work.cancel()  # removed from the executor's queue if not started yet
+        self.metrics.errors.labels("client_disconnected").inc()
+        raise ClientGone()
+
+    def record(self, t0: float, version: str, inputs, preds) -> list[dict]:
+        """The answers, with an id each; their inference-log rows and metrics."""
+        now = datetime.now(timezone.utc)
+        latency = time.perf_counter() - t0
+        latency_ms = latency * 1000.0
+        out, rows = [], []
+        count = self.metrics.predictions.labels
+        observe_len = self.metrics.text_len.observe
+        for (designation, description), (code, category, confidence, top) in zip(inputs, preds):
+            pid = uuid.uuid4().hex
+            out.append({"prediction_id": pid, "prdtypecode": code, "category": category,
+                        "confidence": confidence, "top_k": top, "model_version": version})
+            rows.append({"prediction_id": pid, "created_at": now, "designation": designation,
+                         "description": description, "prdtypecode": code,
+                         "confidence": confidence, "model_version": version,
+                         "latency_ms": latency_ms})
+            count(str(code)).inc()
+            observe_len(len(designation) + (len(description) if description else 0))
+        self.metrics.latency.observe(latency)
+        self.writer.add(rows)
+        return out

@@ -1,0 +1,101 @@
+"""The long-running processes of the embedded default (`rakuten up`), and where they find their
+configuration: written into DAGSTER_HOME, or shipped inside the installed package; never looked
+up in a source checkout."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from rakuten_assets.core.registry import is_local_store
+from rakuten_assets.core.settings import Settings
+
+# The code location name the hub's GraphQL calls and the Dagster UI use.
+LOCATION_NAME = "rakuten"
+
+DAGSTER_YAML_EMBEDDED = """\
+# Embedded default, written by `rakuten`: SQLite storage in this folder.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+"""
+
+WORKSPACE_YAML = f"""\
+# Written by `rakuten` at every start: the installed code location, whatever the current folder.
+load_from:
+  - python_module:
+      module_name: rakuten_assets.definitions
+      attribute: defs
+      location_name: {LOCATION_NAME}
+"""
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME for every Dagster process we start, with its workspace file. A dagster.yaml is
+    written only when the folder has none, so a production one (PostgreSQL storage) is kept."""
+    import os
+
+    settings.ensure_dirs()
+    home = settings.dagster_home_dir
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML_EMBEDDED)
+    (home / "workspace.yaml").write_text(WORKSPACE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def prometheus_config(settings: Settings) -> Path | None:
+    """RAKUTEN_PROMETHEUS_CONFIG, else the copy of monitoring/prometheus.local.yml (with its
+    alerts.yml beside it) shipped in this package."""
+    if settings.prometheus_config is not None:
+        return settings.prometheus_config if settings.prometheus_config.is_file() else None
+    shipped = Path(str(files("rakuten_assets.cli") / "monitoring" / "prometheus.local.yml"))
+    return shipped if shipped.is_file() else None
+
+
+def service_processes(settings: Settings) -> list[tuple[str, str]]:
+    """(name, command) of every long-running process of the embedded stack."""
+    bin_dir = Path(sys.executable).parent
+    q = shlex.quote
+    target = f"-w {q(str(settings.dagster_home_dir / 'workspace.yaml'))}"
+    processes = [
+        ("dagster-web", f"{q(str(bin_dir / 'dagster-webserver'))} {target} -h {settings.api_host} "
+                        f"-p {settings.dagster_port}"),
+        ("dagster-daemon", f"{q(str(bin_dir / 'dagster-daemon'))} run {target}"),
+        ("api", f"{q(str(bin_dir / 'rakuten'))} api"),
+        ("hub", f"{q(str(bin_dir / 'rakuten'))} hub"),
+    ]
+    prometheus = shutil.which("prometheus")
+    config = prometheus_config(settings)
+    if prometheus and config is not None:
+        # Optional on the embedded default: started when Debian's prometheus is installed
+        # (`make test` installs it), so the alert rules run beside the API.
+        processes.append(("prometheus", f"{q(prometheus)} --config.file={q(str(config))} "
+                                        f"--storage.tsdb.path={q(str(settings.home_dir / 'prometheus'))} "
+                                        "--web.listen-address=127.0.0.1:9090 --log.level=warn"))
+    if is_local_store(settings.tracking_uri):
+        # The store is a local SQLite file every process opens directly; this server is the UI.
+        processes.append(("mlflow-ui", f"{q(str(bin_dir / 'mlflow'))} server --backend-store-uri "
+                                       f"{q(settings.tracking_uri)} --default-artifact-root "
+                                       f"{q(settings.artifact_root.as_uri())} --host 127.0.0.1 --port 5000"))
+    return processes
+
+
+def service_urls(settings: Settings) -> list[tuple[str, str]]:
+    host = settings.api_host
+    urls = [("hub", f"http://{settings.hub_host}:{settings.hub_port}"),
+            ("API docs", f"http://{host}:{settings.api_port}/docs"),
+            ("Dagster UI", f"http://{host}:{settings.dagster_port}")]
+    if settings.mlflow_ui_url:
+        urls.append(("MLflow UI", settings.mlflow_ui_url))
+    if shutil.which("prometheus") and settings.prometheus_url and prometheus_config(settings):
+        urls.append(("Prometheus", settings.prometheus_url))
+    return urls

@@ -1,0 +1,246 @@
+"""Where product rows come from, and how they enter the store.
+
+Two sources share one interface: the official challenge CSVs, and the deterministic synthetic
+catalogue. Rows arrive in batches as in production (a first share, then further batches);
+every row is validated, and a rejected row is counted with its reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from rakuten_assets.core.categories import CLASS_COUNTS
+from rakuten_assets.core.settings import Settings
+from rakuten_assets.core.store import BatchResult, ProductStore
+
+ROW_COLUMNS = ["productid", "imageid", "designation", "description", "prdtypecode"]
+X_REQUIRED = ("designation", "description", "productid", "imageid")
+OFFICIAL_X = "X_train_update.csv"
+OFFICIAL_Y = "Y_train_CVw08PX.csv"
+
+
+class SourceError(ValueError):
+    """A source cannot be read at all (missing file, not a CSV, missing columns).
+    Its message is meant for the user, so the CLI and the hub show it instead of a traceback; it
+    names files by their name only (an upload's path on the server is nobody's business)."""
+
+
+class ProductSource(Protocol):
+    identity: str  # stable across runs: part of each batch key
+
+    def total_rows(self) -> int: ...
+
+    def read_rows(self, start: int, stop: int) -> pd.DataFrame:
+        """Raw rows [start, stop) with ROW_COLUMNS, not yet validated."""
+        ...
+
+
+# --- validation --------------------------------------------------------------------------------
+def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Split raw rows into accepted rows and rejection counts by reason."""
+    rejections: dict[str, int] = {}
+    frame = raw.copy()
+
+    def reject(mask: pd.Series, reason: str) -> None:
+        nonlocal frame
+        count = int(mask.sum())
+        if count:
+            rejections[reason] = rejections.get(reason, 0) + count
+            frame = frame[~mask]
+
+    ids = pd.to_numeric(frame["productid"], errors="coerce")
+    reject(ids.isna() | (ids <= 0) | (ids % 1 != 0), "invalid productid")
+    frame["productid"] = pd.to_numeric(frame["productid"]).astype("int64")
+
+    title = frame["designation"].astype("string").str.strip()
+    reject(title.isna() | (title == ""), "empty designation")
+
+    codes = pd.to_numeric(frame["prdtypecode"], errors="coerce")
+    reject(codes.isna(), "missing label")
+    codes = pd.to_numeric(frame["prdtypecode"], errors="coerce")
+    reject(~codes.isin(list(CLASS_COUNTS)), "unknown prdtypecode")
+    frame["prdtypecode"] = pd.to_numeric(frame["prdtypecode"]).astype("int64")
+
+    # Keep no duplicated id at all: which copy is right cannot be known, and both are reported.
+    reject(frame["productid"].duplicated(keep=False), "duplicate productid")
+
+    imageid = pd.to_numeric(frame["imageid"], errors="coerce")
+    frame["imageid"] = imageid.astype("Int64")
+    description = frame["description"].astype("object")
+    frame["description"] = description.where(description.notna() & (description.astype(str).str.strip() != ""), None)
+    frame["designation"] = frame["designation"].astype(str)
+    return frame[ROW_COLUMNS].reset_index(drop=True), rejections
+
+
+# --- the official challenge files ------------------------------------------------------------
+def _read_csv(path: Path, what: str) -> tuple[pd.DataFrame, int]:
+    """The frame, and how many malformed lines (wrong field count) were skipped."""
+    if not path.is_file():
+        raise SourceError(f"{what} not found: {path.name}")
+    options = dict(index_col=0, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    try:
+        try:
+            return pd.read_csv(path, on_bad_lines="error", **options), 0
+        except pd.errors.ParserError:
+            # Rare path: re-read with the Python engine so each bad line is counted, not fatal.
+            bad_lines: list[list[str]] = []
+            frame = pd.read_csv(path, engine="python", on_bad_lines=lambda line: bad_lines.append(line),
+                                **options)
+            return frame, len(bad_lines)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{what} {path.name} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise SourceError(f"{what} {path.name} is not a readable CSV: {str(exc).strip()[:200]}") from None
+
+
+def read_official_files(x_path: Path, y_path: Path | None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Read `X_train_update.csv` (+ `Y_train_CVw08PX.csv`): both have an unnamed index column
+    that pairs a product with its label. Rows without a label are rejected, not guessed."""
+    x, bad_x = _read_csv(Path(x_path), "product file")
+    missing = [c for c in X_REQUIRED if c not in x.columns]
+    if missing:
+        raise SourceError(f"product file {Path(x_path).name} lacks column(s) {', '.join(missing)}; "
+                          f"expected {', '.join(X_REQUIRED)} after the unnamed index column")
+    rejections: dict[str, int] = {"malformed CSV line": bad_x} if bad_x else {}
+    if y_path is None:
+        if "prdtypecode" not in x.columns:
+            raise SourceError(f"product file {Path(x_path).name} has no prdtypecode column: give its "
+                              f"label file as well (the {OFFICIAL_Y} format)")
+        merged = x
+    else:
+        y, bad_y = _read_csv(Path(y_path), "label file")
+        if bad_y:
+            rejections["malformed label line"] = bad_y
+        if "prdtypecode" not in y.columns:
+            raise SourceError(f"label file {Path(y_path).name} lacks the prdtypecode column")
+        dup = y.index.duplicated(keep=False)
+        if dup.any():
+            rejections["duplicate label index"] = int(dup.sum())
+            y = y[~dup]
+        merged = x.join(y[["prdtypecode"]], how="left")
+        orphan = ~y.index.isin(x.index)
+        if orphan.any():
+            rejections["label without product"] = int(orphan.sum())
+    return merged.reindex(columns=ROW_COLUMNS).reset_index(drop=True), rejections
+
+
+@dataclass
+class OfficialCsvSource:
+    """The official files, served in row order: batch k is a slice of them."""
+
+    x_path: Path
+    y_path: Path | None
+
+    @cached_property
+    def _loaded(self) -> tuple[pd.DataFrame, dict[str, int]]:
+        return read_official_files(self.x_path, self.y_path)
+
+    @cached_property
+    def identity(self) -> str:
+        digest = hashlib.sha256()
+        for path in (self.x_path, self.y_path):
+            if path is not None and Path(path).is_file():
+                digest.update(Path(path).read_bytes())
+        return f"official:{Path(self.x_path).name}:{digest.hexdigest()[:12]}"
+
+    def total_rows(self) -> int:
+        return len(self._loaded[0])
+
+    def file_rejections(self) -> dict[str, int]:
+        return dict(self._loaded[1])
+
+    def read_rows(self, start: int, stop: int) -> pd.DataFrame:
+        return self._loaded[0].iloc[start:stop]
+
+
+@dataclass
+class SyntheticSource:
+    n_rows: int
+    seed: int
+
+    @property
+    def identity(self) -> str:
+        return f"synthetic:seed={self.seed}:rows={self.n_rows}"
+
+    @cached_property
+    def _frame(self) -> pd.DataFrame:
+        from rakuten_assets.core.synthetic import (
+            generate_catalogue,  # generator is heavy-ish; load on use
+        )
+        return generate_catalogue(self.n_rows, seed=self.seed)
+
+    def total_rows(self) -> int:
+        return self.n_rows
+
+    def read_rows(self, start: int, stop: int) -> pd.DataFrame:
+        return self._frame.iloc[start:stop][ROW_COLUMNS]
+
+
+def source_from_settings(settings: Settings) -> ProductSource:
+    """The official files when RAKUTEN_DATA_DIR holds them, else the synthetic catalogue."""
+    if settings.data_dir is not None:
+        x_path = settings.data_dir / OFFICIAL_X
+        y_path = settings.data_dir / OFFICIAL_Y
+        if not x_path.is_file() or not y_path.is_file():
+            raise SourceError(f"RAKUTEN_DATA_DIR={settings.data_dir} must hold {OFFICIAL_X} and "
+                              f"{OFFICIAL_Y}")
+        return OfficialCsvSource(x_path, y_path)
+    return SyntheticSource(settings.synthetic_rows, settings.synthetic_seed)
+
+
+# --- batches -----------------------------------------------------------------------------------
+def batch_bounds(total: int, index: int, initial_share: float, batch_share: float) -> tuple[int, int]:
+    """Rows [start, stop) of batch `index`: first an initial share, then equal steps."""
+    first = max(1, round(total * initial_share))
+    step = max(1, round(total * batch_share))
+    if index == 0:
+        return 0, min(first, total)
+    start = min(total, first + (index - 1) * step)
+    return start, min(total, start + step)
+
+
+def ingest_batch(store: ProductStore, source: ProductSource, index: int, settings: Settings) -> BatchResult:
+    """Load batch `index` of `source`. Running it again inserts nothing."""
+    start, stop = batch_bounds(source.total_rows(), index, settings.initial_share, settings.batch_share)
+    key = f"{source.identity}:rows={start}-{stop}"
+    if store.batch_exists(key):
+        return BatchResult(key, None, stop - start, 0, already_loaded=True)
+    raw = source.read_rows(start, stop)
+    rows, rejections = validate_rows(raw)
+    if index == 0 and isinstance(source, OfficialCsvSource):
+        # File-level problems (orphan labels...) are reported once, with the first batch.
+        for reason, n in source.file_rejections().items():
+            rejections[reason] = rejections.get(reason, 0) + n
+    return store.record_batch(batch_key=key, source=source.identity, rows=rows,
+                              rows_offered=len(raw), rejections=rejections)
+
+
+def next_batch_index(store: ProductStore, source: ProductSource) -> int:
+    return store.count_batches(source_prefix=source.identity)
+
+
+def ingest_next(store: ProductStore, source: ProductSource, settings: Settings) -> BatchResult | None:
+    """The next batch of the source, or None when it is exhausted."""
+    index = next_batch_index(store, source)
+    start, stop = batch_bounds(source.total_rows(), index, settings.initial_share, settings.batch_share)
+    if start >= stop:
+        return None
+    return ingest_batch(store, source, index, settings)
+
+
+def ingest_files(store: ProductStore, x_path: Path, y_path: Path | None) -> BatchResult:
+    """A whole pair of official-format files as one batch, keyed by content."""
+    source = OfficialCsvSource(Path(x_path), Path(y_path) if y_path else None)
+    raw = source.read_rows(0, source.total_rows())
+    rows, rejections = validate_rows(raw)
+    for reason, n in source.file_rejections().items():
+        rejections[reason] = rejections.get(reason, 0) + n
+    return store.record_batch(batch_key=f"{source.identity}:all", source=source.identity,
+                              rows=rows, rows_offered=len(raw), rejections=rejections)

@@ -1,0 +1,229 @@
+"""The training assets: dataset snapshot -> TF-IDF features -> trained model -> evaluation ->
+promotion. Each is a thin layer over the core (`core.training`, `core.model`, `core.promotion`)
+and reports what a user wants to see in the Dagster UI as metadata."""
+
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from rakuten_assets.core.model import build_classifier, describe_classifier
+from rakuten_assets.core.promotion import MOVE_BY_RULE, decide_promotion, move_champion
+from rakuten_assets.core.registry import DATASET_VERSION_TAG
+from rakuten_assets.core.training import (
+    REFERENCE_ARTIFACT_DIR,
+    TEXT_COLUMNS,
+    dataset_version,
+    evaluate,
+    log_model,
+    log_reference,
+    plot_confusion_matrix,
+    reference_sample,
+    split_train_test,
+)
+from rakuten_assets.defs.constants import (
+    MODEL_EVALUATION,
+    PRODUCTS,
+    PROMOTED_MODEL,
+    TFIDF_FEATURES,
+    TRAINED_MODEL,
+    TRAINING_DATASET,
+    TRAINING_GROUP,
+)
+from rakuten_assets.defs.resources import (
+    MlflowTracking,
+    ModelRegistryResource,
+    ProductStoreResource,
+    SettingsResource,
+)
+from rakuten_assets.defs.types import ModelEvaluation, TfidfFeatures, TrainedModel
+
+
+@dg.asset(key=TRAINING_DATASET, deps=[PRODUCTS], group_name=TRAINING_GROUP, kinds={"pandas"},
+          description="Snapshot of every labelled product with a stable train/test split and a "
+                      "content-hash version.")
+def training_dataset(project_settings: SettingsResource, store: ProductStoreResource) -> dg.Output[pd.DataFrame]:
+    settings = project_settings.load()
+    with store.open() as db:
+        frame = db.labelled_products()
+    frame = split_train_test(frame, settings.test_size, settings.split_seed)
+    counts = frame.groupby(["prdtypecode", "split"]).size().unstack(fill_value=0)
+    return dg.Output(frame, metadata={
+        "dataset_version": dataset_version(frame),
+        "rows": len(frame),
+        "train_rows": int((frame["split"] == "train").sum()),
+        "test_rows": int((frame["split"] == "test").sum()),
+        "classes": int(frame["prdtypecode"].nunique()),
+        "empty_description_share": float(frame["description"].isna().mean()) if len(frame) else 0.0,
+        "rows_per_class": dg.MetadataValue.md(counts.to_markdown()),
+    })
+
+
+@dg.asset(key=TFIDF_FEATURES, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET)},
+          group_name=TRAINING_GROUP, kinds={"scikit-learn"},
+          description="Text cleaning + word and character n-gram TF-IDF fitted on the train split, "
+                      "with the transformed train and test matrices.")
+def tfidf_features(training_dataset: pd.DataFrame) -> dg.Output[TfidfFeatures]:
+    template = build_classifier()
+    text_step, features = template.named_steps["text"], clone(template.named_steps["features"])
+    train = training_dataset[training_dataset["split"] == "train"]
+    test = training_dataset[training_dataset["split"] == "test"]
+    started = time.perf_counter()
+    x_train = features.fit_transform(text_step.transform(train[TEXT_COLUMNS]))
+    fit_seconds = time.perf_counter() - started
+    x_test = features.transform(text_step.transform(test[TEXT_COLUMNS]))
+    vocab = {name: len(step.vocabulary_) for name, step in features.transformer_list}
+    out = TfidfFeatures(text=text_step, features=features, x_train=x_train,
+                        y_train=train["prdtypecode"].to_numpy(), x_test=x_test,
+                        y_test=test["prdtypecode"].to_numpy(), fit_seconds=fit_seconds)
+    return dg.Output(out, metadata={"vocabulary": dg.MetadataValue.json(vocab),
+                                    "n_features": int(x_train.shape[1]),
+                                    "train_nnz": int(x_train.nnz), "fit_seconds": round(fit_seconds, 2)})
+
+
+@dg.asset(key=TRAINED_MODEL, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET),
+                                  "tfidf_features": dg.AssetIn(TFIDF_FEATURES)},
+          group_name=TRAINING_GROUP, kinds={"mlflow", "scikit-learn"},
+          description="Calibrated linear classifier on the TF-IDF features, logged to MLflow as one "
+                      "sklearn pipeline (cleaning included) and registered.")
+def trained_model(context: dg.AssetExecutionContext, training_dataset: pd.DataFrame,
+                  tfidf_features: TfidfFeatures, project_settings: SettingsResource,
+                  registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[TrainedModel]:
+    settings = project_settings.load()
+    mlf = tracking.run
+    classifier = clone(build_classifier().named_steps["classifier"])
+    started = time.perf_counter()
+    classifier.fit(tfidf_features.x_train, tfidf_features.y_train)
+    fit_seconds = time.perf_counter() - started
+    pipeline = Pipeline([("text", tfidf_features.text), ("features", tfidf_features.features),
+                         ("classifier", classifier)])
+    version_of_data = dataset_version(training_dataset)
+    mlf.log_params(describe_classifier(pipeline))
+    mlf.log_params({"train_rows": int(len(tfidf_features.y_train)),
+                    "test_rows": int(len(tfidf_features.y_test)), DATASET_VERSION_TAG: version_of_data})
+    mlf.set_tags({DATASET_VERSION_TAG: version_of_data, "dagster_asset": "trained_model"})
+    mlf.log_metrics({"features_fit_seconds": tfidf_features.fit_seconds,
+                     "classifier_fit_seconds": fit_seconds})
+    with tempfile.TemporaryDirectory() as folder:
+        reference = reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed)
+        mlf.log_artifact(str(log_reference(reference, Path(folder))), artifact_path=REFERENCE_ARTIFACT_DIR)
+    started = time.perf_counter()
+    info = log_model(pipeline, registered_model_name=settings.model_name,
+                     input_example=training_dataset[TEXT_COLUMNS].head(3))
+    log_seconds = time.perf_counter() - started
+    version = str(info.registered_model_version)
+    models = registry.get()
+    models.set_version_tags(version, {DATASET_VERSION_TAG: version_of_data})
+    context.log.info(f"registered {settings.model_name} version {version} (run {info.run_id})")
+    out = TrainedModel(pipeline=pipeline, version=version, run_id=info.run_id,
+                       dataset_version=version_of_data)
+    return dg.Output(out, metadata={"model_version": version, "mlflow_run_id": info.run_id,
+                                    "model_uri": models.model_uri(version),
+                                    "dataset_version": version_of_data,
+                                    "classifier_fit_seconds": round(fit_seconds, 2),
+                                    "log_model_seconds": round(log_seconds, 2)})
+
+
+def _score_champion(models, training_dataset: pd.DataFrame, challenger: TrainedModel):
+    """The champion re-scored on this run's test rows, so the comparison is like for like."""
+    current = models.champion()
+    if current is None:
+        return None, None, "no champion yet"
+    champion_version = str(current.version)  # MLflow hands back an int or a str by store type
+    if champion_version == challenger.version:
+        return champion_version, None, "the challenger is already champion"
+    test = training_dataset[training_dataset["split"] == "test"]
+    try:
+        import mlflow.sklearn
+
+        model = mlflow.sklearn.load_model(models.model_uri(champion_version))
+        f1 = evaluate(test["prdtypecode"], model.predict(test[TEXT_COLUMNS])).weighted_f1
+    except Exception as exc:  # noqa: BLE001 - any load failure means "cannot compare", said below
+        return champion_version, None, f"champion v{champion_version} could not be scored: {exc}"
+    return champion_version, f1, f"champion v{champion_version} scored on the same {len(test)} test rows"
+
+
+@dg.asset(key=MODEL_EVALUATION, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET),
+                                     "tfidf_features": dg.AssetIn(TFIDF_FEATURES),
+                                     "trained_model": dg.AssetIn(TRAINED_MODEL)},
+          group_name=TRAINING_GROUP, kinds={"mlflow"},
+          description="Weighted/macro/per-class F1 and confusion matrix on the test split, beside the "
+                      "current champion scored on the same test rows.")
+def model_evaluation(training_dataset: pd.DataFrame, tfidf_features: TfidfFeatures,
+                     trained_model: TrainedModel, project_settings: SettingsResource,
+                     registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[ModelEvaluation]:
+    settings = project_settings.load()
+    mlf = tracking.run
+    classifier = trained_model.pipeline.named_steps["classifier"]
+    predicted = classifier.predict(tfidf_features.x_test)
+    result = evaluate(tfidf_features.y_test, predicted)
+    mlf.log_metrics(result.metrics())
+    image = plot_confusion_matrix(
+        tfidf_features.y_test, predicted,
+        settings.reports_dir / f"confusion_matrix_v{trained_model.version}.png",
+        f"{settings.model_name} v{trained_model.version}: weighted F1 {result.weighted_f1:.3f}")
+    mlf.log_artifact(str(image), artifact_path="evaluation")
+    champion, champion_f1, champion_note = _score_champion(registry.get(), training_dataset, trained_model)
+    if champion_f1 is not None:
+        mlf.log_metric("champion_weighted_f1_same_test", champion_f1)
+    out = ModelEvaluation(weighted_f1=result.weighted_f1, macro_f1=result.macro_f1,
+                          accuracy=result.accuracy, per_class_f1=result.per_class_f1,
+                          champion_version=champion, champion_weighted_f1=champion_f1,
+                          champion_note=champion_note, confusion_matrix=str(image))
+    return dg.Output(out, metadata={
+        "weighted_f1": result.weighted_f1, "macro_f1": result.macro_f1, "accuracy": result.accuracy,
+        "champion_version": champion or "none",
+        "champion_weighted_f1_same_test": champion_f1 if champion_f1 is not None else "n/a",
+        "champion_note": champion_note,
+        "per_class_f1": dg.MetadataValue.md(result.per_class_markdown()),
+        "confusion_matrix": dg.MetadataValue.path(str(image))})
+
+
+@dg.asset(key=PROMOTED_MODEL, ins={"trained_model": dg.AssetIn(TRAINED_MODEL),
+                                   "model_evaluation": dg.AssetIn(MODEL_EVALUATION)},
+          group_name=TRAINING_GROUP, kinds={"mlflow"},
+          description="The registry decision: the `champion` alias moves to the challenger when it "
+                      "passes the quality floor and beats the champion by the configured margin.")
+def promoted_model(context: dg.AssetExecutionContext, trained_model: TrainedModel,
+                   model_evaluation: ModelEvaluation, project_settings: SettingsResource,
+                   store: ProductStoreResource, registry: ModelRegistryResource,
+                   tracking: MlflowTracking) -> dg.MaterializeResult:
+    settings = project_settings.load()
+    mlf = tracking.run
+    models = registry.get()
+    challenger = trained_model.version
+    f1 = model_evaluation.weighted_f1
+    unscored = (model_evaluation.champion_note
+                if model_evaluation.champion_version and model_evaluation.champion_weighted_f1 is None
+                else None)
+    decision = decide_promotion(f1, model_evaluation.champion_weighted_f1, settings.promotion_margin,
+                                passed_quality_gate=f1 >= settings.f1_floor, f1_floor=settings.f1_floor,
+                                champion_unscored=unscored)
+    # The rule's decision on this version, written once: later moves of the alias by people
+    # are recorded in the champion_moves trail and never overwrite it.
+    models.set_version_tags(challenger, decision.as_tags())
+    before = model_evaluation.champion_version
+    if decision.promote:
+        with store.open() as db:
+            move_champion(models, db, challenger, kind=MOVE_BY_RULE,
+                          actor=f"dagster run {context.run.run_id[:8]}", reason=decision.reason)
+    mlf.set_tags(decision.as_tags())
+    mlf.log_metric("promoted", 1.0 if decision.promote else 0.0)
+    context.log.info(f"{'PROMOTED' if decision.promote else 'not promoted'} v{challenger}: {decision.reason}")
+    mlf.finish()
+    after = models.champion()
+    return dg.MaterializeResult(metadata={
+        "decision": "promoted" if decision.promote else "rejected",
+        "reason": decision.reason,
+        "challenger_version": challenger,
+        "champion_before": before or "none",
+        "champion_after": str(after.version) if after else "none",
+        "moved_by": "rule",
+        "challenger_weighted_f1": f1,
+        "champion_weighted_f1_same_test": (model_evaluation.champion_weighted_f1
+                                           if model_evaluation.champion_weighted_f1 is not None else "n/a"),
+    })

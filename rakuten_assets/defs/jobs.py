@@ -1,0 +1,20 @@
+"""The jobs sensors, schedules, the hub and the CLI run, by name."""
+
+import dagster as dg
+
+from rakuten_assets.defs.constants import DRIFT_REPORT, PRODUCTS, TRAINING_KEYS
+
+all_assets_job = dg.define_asset_job(
+    "all_assets_job", selection=dg.AssetSelection.assets(PRODUCTS, *TRAINING_KEYS),
+    description="Ingest the next batch, then train, evaluate and maybe promote.")
+training_job = dg.define_asset_job(
+    "training_job", selection=dg.AssetSelection.assets(*TRAINING_KEYS),
+    description="Dataset snapshot through promotion, on the rows already in the store.")
+ingest_job = dg.define_asset_job(
+    "ingest_job", selection=dg.AssetSelection.assets(PRODUCTS),
+    description="Ingest the next batch of the source, or the files named in the run configuration.")
+drift_job = dg.define_asset_job(
+    "drift_job", selection=dg.AssetSelection.assets(DRIFT_REPORT),
+    description="Compare recent traffic with the champion's training data.")
+
+ALL_JOBS = [all_assets_job, training_job, ingest_job, drift_job]

@@ -1,0 +1,45 @@
+"""What the training assets hand each other (pickled by Dagster's IO manager between steps)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+
+@dataclass
+class TfidfFeatures:
+    """The fitted text step and vectorisers, with the train and test matrices they produced."""
+
+    text: BaseEstimator
+    features: FeatureUnion
+    x_train: sp.csr_matrix
+    y_train: np.ndarray
+    x_test: sp.csr_matrix
+    y_test: np.ndarray
+    fit_seconds: float
+
+
+@dataclass
+class TrainedModel:
+    """The whole fitted pipeline and where MLflow registered it."""
+
+    pipeline: Pipeline
+    version: str
+    run_id: str
+    dataset_version: str
+
+
+@dataclass
+class ModelEvaluation:
+    """The challenger's scores on the test split, beside the champion's on the same rows."""
+
+    weighted_f1: float
+    macro_f1: float
+    accuracy: float
+    per_class_f1: dict[int, float]
+    champion_version: str | None
+    champion_weighted_f1: float | None
+    champion_note: str
+    confusion_matrix: str

@@ -1,0 +1,259 @@
+"""Unit tests of the API's parts: the inference-log writer (database down, bound, bad rows,
+flush on close), the micro-batcher, and the optimised predictor."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from api.engine.batching import MicroBatcher
+from api.inference_log import InferenceLogWriter
+from api.metrics import Metrics
+from tests.support.services import wait_for
+
+
+def row(i: int = 0, pid: str | None = None) -> dict:
+    return {"prediction_id": pid or uuid.uuid4().hex, "created_at": datetime.now(UTC),
+            "designation": f"item {i}", "description": None, "prdtypecode": 10,
+            "confidence": 0.5, "model_version": "1", "latency_ms": 1.0}
+
+
+class FlakyStore:
+    """Fails while `down` is set, like a database restarting."""
+
+    url = "sqlite://"
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.down = threading.Event()
+        self.calls = 0
+
+    def append_inference_rows(self, rows):
+        self.calls += 1
+        if self.down.is_set():
+            raise OperationalError("INSERT", {}, Exception("database is restarting"))
+        self.rows.extend(rows)
+        return len(rows)
+
+    def dispose(self):
+        pass
+
+
+def metric(m: Metrics, name: str, labels: dict | None = None) -> float:
+    return m.registry.get_sample_value(name, labels or {}) or 0.0
+
+
+def test_writer_survives_a_database_outage():
+    store, metrics = FlakyStore(), Metrics()
+    writer = InferenceLogWriter(lambda: store, metrics, flush_seconds=0.05, buffer_max=1000,
+                                retry_attempts=2, retry_max_wait=0.05)
+    writer.start()
+    store.down.set()
+    writer.add([row(i) for i in range(100)])
+    wait_for(lambda: store.calls >= 4, 10, 0.05, "write attempts")
+    assert writer.pending() == 100 and not store.rows  # kept, not lost
+    assert metric(metrics, "rakuten_inference_log_buffer_rows") == 100
+    store.down.clear()
+    wait_for(lambda: len(store.rows) == 100, 10, 0.05, "rows written after recovery")
+    writer.close()
+    assert writer.dropped == 0 and metric(metrics, "rakuten_inference_log_written_rows_total") == 100
+
+
+def test_writer_drops_and_counts_past_the_bound():
+    store, metrics = FlakyStore(), Metrics()
+    store.down.set()
+    writer = InferenceLogWriter(lambda: store, metrics, flush_seconds=0.05, buffer_max=50)
+    writer.add([row(i) for i in range(40)])
+    writer.add([row(i) for i in range(40, 60)])
+    assert writer.pending() == 50 and writer.dropped == 10
+    assert metric(metrics, "rakuten_inference_log_dropped_rows_total", {"reason": "buffer_full"}) == 10
+    store.down.clear()
+    writer.close()
+    assert len(store.rows) == 50
+
+
+def test_writer_keeps_good_rows_when_the_database_rejects_one(tmp_path):
+    from rakuten_assets.core.store import ProductStore
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    metrics = Metrics()
+    writer = InferenceLogWriter(lambda: ProductStore(url), metrics, flush_seconds=60)
+    writer.add([row(0, "dup"), row(1), row(2, "dup"), row(3)])  # a duplicate primary key
+    writer.close()
+    store = ProductStore(url)
+    assert store.count_inference_rows() == 3
+    assert writer.dropped == 1
+    assert metric(metrics, "rakuten_inference_log_dropped_rows_total", {"reason": "rejected"}) == 1
+
+
+def test_close_flushes_everything_without_waiting_for_the_timer(tmp_path):
+    from rakuten_assets.core.store import ProductStore
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    writer = InferenceLogWriter(lambda: ProductStore(url), Metrics(), flush_seconds=3600)
+    writer.start()
+    writer.add([row(i) for i in range(5000)])  # more than one write chunk
+    writer.close()
+    assert ProductStore(url).count_inference_rows() == 5000
+
+
+# --- micro-batching ---------------------------------------------------------------------------
+def test_micro_batcher_groups_concurrent_requests_and_keeps_order():
+    sizes = []
+
+    def run(items):
+        time.sleep(0.01)  # a model call
+        return [x * 10 for x in items]
+
+    async def main():
+        executor = ThreadPoolExecutor(1)
+        batcher = MicroBatcher(run, executor, max_items=16, wait_s=0.002, on_batch=sizes.append)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(100)))
+        await batcher.stop()
+        executor.shutdown()
+        return results
+
+    results = asyncio.run(main())
+    assert results == [i * 10 for i in range(100)]
+    assert sum(sizes) == 100 and max(sizes) == 16 and len(sizes) < 20
+
+
+def test_micro_batcher_hands_errors_to_every_request_and_keeps_going():
+    calls = []
+
+    def run(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise ValueError("model exploded")
+        return list(items)
+
+    async def main():
+        executor = ThreadPoolExecutor(1)
+        batcher = MicroBatcher(run, executor, max_items=8, wait_s=0.005)
+        batcher.start()
+        first = await asyncio.gather(*(batcher.submit(i) for i in range(3)),
+                                     return_exceptions=True)
+        second = await batcher.submit(7)
+        await batcher.stop()
+        executor.shutdown()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert all(isinstance(r, ValueError) for r in first) and second == 7
+
+
+# --- the predictor ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=["project", "logistic", "sgd"])
+def small_pipeline(request):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from rakuten_assets.core.text import join_fields
+    from tests.support.models import small_labelled_frame
+
+    def joined(frame):
+        return [join_fields(a, b) for a, b in zip(frame["designation"], frame["description"])]
+
+    frame = small_labelled_frame(800, seed=3)
+    if request.param == "project":  # the served model: build_classifier()
+        from rakuten_assets.core.model import build_classifier
+
+        pipeline = build_classifier().fit(frame[["designation", "description"]], frame["prdtypecode"])
+        return frame, pipeline
+    pipeline = Pipeline([
+        ("text", FunctionTransformer(joined)),
+        ("features", FeatureUnion([("word", TfidfVectorizer()),
+                                   ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))])),
+        ("classifier", LogisticRegression(max_iter=100) if request.param == "logistic"
+         else SGDClassifier(loss="log_loss", random_state=0)),
+    ]).fit(frame[["designation", "description"]], frame["prdtypecode"])
+    return frame, pipeline
+
+
+def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
+    import copy
+
+    from api.engine.predictor import Predictor, to_frame
+
+    frame, pipeline = small_pipeline
+    reference = copy.deepcopy(pipeline)
+    predictor = Predictor(pipeline)
+    parts = predictor.describe()
+    # every linear model found (however deeply wrapped) has a C-contiguous coef_.T
+    assert parts["path"] != "sklearn" and parts["linear_models"] >= 1, parts
+    from api.engine.predictor import _estimators
+
+    for est in _estimators(pipeline):
+        if isinstance(getattr(est, "coef_", None), np.ndarray) and est.coef_.ndim == 2:
+            assert est.coef_.T.flags.c_contiguous
+    assert parts["fast_vectorizers"] == parts["vectorizers"] == 2, parts
+    if request.node.callspec.params["small_pipeline"] == "project":
+        # the served model runs entirely on the fast path
+        assert parts["path"] == "fast" and parts["fallbacks"] == [], parts
+    else:
+        # a plain text function and an uncalibrated classifier: the fast path for the
+        # vectorisers only, and the engine says why the rest is not
+        assert parts["path"] == "partial" and not parts["text_step"] and not parts["fast_classifier"]
+        assert any("ProductText" in f for f in parts["fallbacks"]), parts
+        assert any("predict_proba" in f for f in parts["fallbacks"]), parts
+    sample = frame.sample(200, random_state=1)
+    designations = sample["designation"].tolist()
+    descriptions = [None if pd.isna(d) else d for d in sample["description"]]
+    expected = reference.predict_proba(to_frame(designations, descriptions))
+    np.testing.assert_allclose(predictor.predict_proba(designations, descriptions), expected,
+                               rtol=1e-5, atol=1e-6)  # float32 models: summation order
+    results = predictor.predict(designations, descriptions)
+    for (code, _, confidence, top), probs in zip(results, expected):
+        order = np.argsort(-probs)[:6]
+        assert confidence == pytest.approx(probs[order[0]], rel=1e-5, abs=1e-6)
+        codes = [e["prdtypecode"] for e in top]
+        gaps = -np.diff(probs[order])  # gaps[r]: between ranks r and r + 1
+        for rank in range(5):  # same ranking, except between near-ties
+            if gaps[rank] > 1e-5 and (rank == 0 or gaps[rank - 1] > 1e-5):
+                assert codes[rank] == int(reference.classes_[order[rank]])
+        if probs[order[0]] - probs[order[1]] > 1e-5:
+            assert code == int(reference.classes_[order[0]])
+
+
+def test_fast_tfidf_counts_equal_sklearn_on_awkward_text():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from api.engine.featurize import FastTfidf
+
+    train = ["le chat noir", "a b c", "x", "Ünïcödé 日本語 🦄 emoji", "tab\tand\nnewline  double",
+             "aa aa aa aaaaaa", "<b>html</b> &amp;", "le chien", "bb cc dd ee"] * 3
+    docs = ["", " ", "a", "le chat", "🦄🦄 ab", "nouveau mot inconnu", "aa   aa\t\taa",
+            "\x00 nul", "x" * 300, "Le CHAT", "a b c d e f g h"]
+    for vec in (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)),
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+                TfidfVectorizer(analyzer="char", ngram_range=(2, 4), binary=True)):
+        vec.fit(train)
+        fast = FastTfidf(vec)
+        expected, got = vec.transform(docs), fast.transform(docs)
+        assert expected.shape == got.shape
+        assert abs(expected - got).max() < 1e-6, vec
+        assert fast.transform(["", " <>"]).nnz == vec.transform(["", " <>"]).nnz
+
+
+def test_api_package_imports_neither_dagster_nor_gradio():
+    import subprocess
+    import sys
+
+    code = ("import sys, api.main; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'gradio'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,128 @@
+"""Behaviour of `build_classifier()` on real labelled rows (skipped without the shared data)."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from rakuten_assets.core.categories import CODES
+from rakuten_assets.core.model import (
+    CalibrationHoldout,
+    CharWbTfidf,
+    build_classifier,
+    describe_classifier,
+)
+from rakuten_assets.core.text import join_fields
+from tests.support.env import real_data_path
+
+COLUMNS = ["designation", "description"]
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    return pd.read_csv(real_data_path("labeled_text.csv")).head(1000)
+
+
+@pytest.fixture(scope="module")
+def fitted(rows) -> Pipeline:
+    return build_classifier().fit(rows[COLUMNS], rows["prdtypecode"])
+
+
+@pytest.fixture(scope="module")
+def probe(rows) -> pd.DataFrame:
+    """Rows with a real HTML description (the first 201 are raw) plus merged-text rows."""
+    with_html = rows[rows["description"].notna()].head(20)
+    return pd.concat([with_html, rows.tail(20)])[COLUMNS].reset_index(drop=True)
+
+
+def test_unfitted_pipeline_has_the_three_named_steps():
+    pipeline = build_classifier()
+    assert [name for name, _ in pipeline.steps] == ["text", "features", "classifier"]
+    assert isinstance(pipeline.named_steps["features"], FeatureUnion)
+    assert not hasattr(pipeline.named_steps["classifier"], "classes_")
+    assert build_classifier(features__chars__max_features=123).get_params()["features__chars__max_features"] == 123
+    params = describe_classifier(pipeline)
+    assert params and all(isinstance(v, (str, int, float)) for v in params.values())
+    assert {"features__words__ngram_range", "features__chars__ngram_range"} <= set(params)
+
+
+def test_predictions_are_known_codes_and_probabilities(fitted, rows, probe):
+    predicted = fitted.predict(probe)
+    assert {int(c) for c in predicted} <= set(CODES)
+    proba = fitted.predict_proba(probe)
+    assert proba.shape == (len(probe), len(fitted.classes_)) == (len(probe), rows["prdtypecode"].nunique())
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.issubdtype(np.asarray(fitted.classes_).dtype, np.integer)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(axis=1)], predicted)
+    # it learned something: most training rows come back with their own label
+    assert (fitted.predict(rows[COLUMNS]) == rows["prdtypecode"]).mean() > 0.8
+
+
+def test_accepts_missing_description_column_none_nan_and_extra_columns(fitted, probe):
+    titles = probe[["designation"]]
+    expected = fitted.predict_proba(titles.assign(description=""))
+    np.testing.assert_allclose(fitted.predict_proba(titles), expected)
+    np.testing.assert_allclose(fitted.predict_proba(titles.assign(description=None)), expected)
+    np.testing.assert_allclose(fitted.predict_proba(titles.assign(description=np.nan)), expected)
+    extra = probe.assign(productid=1, imageid="x", prdtypecode=10)[["productid", "description", "imageid",
+                                                                     "designation", "prdtypecode"]]
+    np.testing.assert_allclose(fitted.predict_proba(extra), fitted.predict_proba(probe))
+
+
+def test_html_and_entities_predict_like_their_clean_text(fitted):
+    raw = pd.DataFrame({
+        "designation": ["Piscine Tubulaire Ronde &amp; B&acirc;che", "<b>Figurine</b> Pok&eacute;mon Pikachu"],
+        "description": ["<p>Pompe de filtration<br/>incluse &amp;eacute; <span>3,66 x 0,76 m</span></p>", None],
+    })
+    clean = pd.DataFrame({"designation": ["piscine tubulaire ronde & bache", "figurine pokemon pikachu"],
+                          "description": ["pompe de filtration incluse e 3,66 x 0,76 m", None]})
+    assert fitted.named_steps["text"].transform(raw) == fitted.named_steps["text"].transform(clean)
+    np.testing.assert_array_equal(fitted.predict(raw), fitted.predict(clean))
+    np.testing.assert_allclose(fitted.predict_proba(raw), fitted.predict_proba(clean))
+
+
+@pytest.mark.parametrize("module", [pickle, cloudpickle], ids=["pickle", "cloudpickle"])
+def test_round_trip_keeps_probabilities(fitted, probe, module):
+    loaded = module.loads(module.dumps(fitted))
+    np.testing.assert_array_equal(loaded.predict_proba(probe), fitted.predict_proba(probe))
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+
+
+def test_fitting_the_steps_separately_equals_fitting_the_pipeline(fitted, rows, probe):
+    template = build_classifier()
+    text, features, classifier = (template.named_steps[k] for k in ("text", "features", "classifier"))
+    features, classifier = clone(features), clone(classifier)
+    classifier.fit(features.fit_transform(text.transform(rows[COLUMNS])), rows["prdtypecode"].to_numpy())
+    separate = Pipeline([("text", text), ("features", features), ("classifier", classifier)])
+    np.testing.assert_array_equal(separate.predict(probe), fitted.predict(probe))
+    np.testing.assert_allclose(separate.predict_proba(probe), fitted.predict_proba(probe))
+
+
+def test_char_wb_tfidf_equals_sklearns_char_wb(rows):
+    docs = [join_fields(a, b) for a, b in zip(rows["designation"], rows["description"])]
+    awkward = ["", " ", "a", "a  b\tc\nd", "xx " * 50, "mot inconnu zzqx", "日本語 🦄", "l'ete, 3x5cm!"]
+    for params in ({"ngram_range": (2, 5), "min_df": 2, "max_df": 0.1, "sublinear_tf": True},
+                   {"ngram_range": (1, 3), "min_df": 1, "max_df": 1.0, "sublinear_tf": True},
+                   {"ngram_range": (3, 4), "min_df": 3, "max_df": 0.5, "sublinear_tf": False}):
+        ours = CharWbTfidf(**params).fit(docs)
+        theirs = TfidfVectorizer(analyzer="char_wb", lowercase=False, dtype=np.float32, **params).fit(docs)
+        assert ours.vocabulary_ == theirs.vocabulary_
+        np.testing.assert_allclose(ours.idf_, theirs.idf_, rtol=1e-6)
+        for batch in (docs[:300], awkward):
+            assert abs(ours.transform(batch) - theirs.transform(batch)).max() < 1e-6
+        assert abs(ours.fit_transform(docs) - theirs.transform(docs)).max() < 1e-6
+
+
+def test_calibration_holdout_keeps_every_class_in_training():
+    y = np.array([1] * 50 + [2] * 5 + [3] * 2 + [4])
+    (train, test), = CalibrationHoldout(test_size=0.1, random_state=0).split(np.zeros(len(y)), y)
+    assert set(y[train]) == {1, 2, 3, 4}
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(y)))
+    assert len(test) == 5 + 1 + 1  # 10% of 50, and at least one row of each class that has two

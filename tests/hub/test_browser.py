@@ -1,0 +1,494 @@
+"""The hub in a real browser (Playwright driving Debian's Chromium) against a real local stack:
+API in uvicorn, Dagster webserver + daemon, MLflow and the product store on SQLite.
+
+Screenshots of every tab go to test-artifacts/hub/ (not committed; docs/images/hub-*.png were
+copied from one run). Outside CI the module skips when /usr/bin/chromium is missing; in CI it
+fails instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.hub import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    artifact_dir,
+    hub_stack,
+    launch_hub,
+    require_chromium,
+    wait_for,
+    write_drift_report,
+    write_real_drift_report,
+)
+
+require_chromium()
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+TAB_TIMEOUT_MS = 30_000
+XSS = '<b>bold</b><img src=x onerror="window.__hub_xss = 1">'
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub_browser")
+    with hub_stack(root, dagster=True, daemon=True, second_version=True, meanwhile=drift_reports,
+                   RAKUTEN_PROMOTION_MARGIN="1.0") as live:
+        demo, url = launch_hub(live.hub_settings())
+        live.hub_url = url
+        live.demo = demo
+        try:
+            yield live
+        finally:
+            demo.close()
+
+
+def drift_reports(settings) -> None:
+    """Two small hand-written reports (the older one's script tries to reach the hub page), then
+    a real Evidently report, the latest."""
+    from rakuten_assets.core.store import ProductStore
+
+    store = ProductStore(settings.db_url)
+    now = datetime.now(UTC)
+    for i, (share, detected) in enumerate([(0.0, False), (0.75, True)]):
+        stamp = f"2026010{i + 1}T000000Z"
+        write_drift_report(settings, share=share, detected=detected, stamp=stamp,
+                           created_at=(now - timedelta(hours=2 - i)).isoformat())
+        store.record_drift(status="drift" if detected else "ok", drift_detected=detected,
+                           drifted_share=share, rows_reference=2000, rows_current=400, model_version="1",
+                           html_path=str(settings.reports_dir / f"drift_report_{stamp}.html"),
+                           summary={"drifted_share": share})
+        time.sleep(0.05)  # distinct times, in this order
+    store.dispose()
+    write_real_drift_report(settings)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TAB_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.hub_errors = errors
+    yield page
+    context.close()
+
+
+def open_hub(page, url: str) -> float:
+    started = time.perf_counter()
+    page.goto(url)
+    page.locator("#overview-health table").wait_for()
+    return time.perf_counter() - started
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(artifact_dir() / f"hub-{name}.png"), full_page=True)
+
+
+def fill(page, elem_id: str, text: str) -> None:
+    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def text_of(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def wait_text(page, elem_id: str, text: str, timeout_ms: int = TAB_TIMEOUT_MS) -> str:
+    """Wait until the element's visible text contains `text`; returns that text."""
+    page.wait_for_function("([id, text]) => { const el = document.getElementById(id); "
+                           "return !!el && el.innerText.includes(text); }", arg=[elem_id, text],
+                           timeout=timeout_ms, polling=200)
+    return text_of(page, elem_id)
+
+
+# --- tests ----------------------------------------------------------------------------------------
+def test_every_tab_renders_with_the_stack_up(stack, page):
+    seconds = open_hub(page, stack.hub_url)
+    print(f"hub first page with the Overview's health checks: {seconds:.2f} s")
+    health = text_of(page, "overview-health")
+    for service in ("API", "Dagster", "MLflow", "Database"):
+        assert service in health
+    assert "ready, serving rakuten_classifier v1" in health
+    assert "code location 'rakuten' loaded" in health
+    assert "All core services are up." in health
+    assert "version 1" in text_of(page, "overview-champion")
+    assert "Dagster UI" in text_of(page, "overview-links")
+    shot(page, "overview")
+
+    open_tab(page, "Predict")
+    page.locator("#predict-button").wait_for()
+    page.locator("#predict-history").wait_for()
+    shot(page, "predict")
+
+    open_tab(page, "Dataset")
+    wait_text(page, "dataset-summary", "1500 products in 1 load batches")
+    page.locator("#dataset-sample [data-testid='cell-0-0']").wait_for()
+    assert "synthetic:seed=42:rows=3000" in text_of(page, "dataset-batches")
+    shot(page, "dataset")
+
+    open_tab(page, "Training")
+    wait_text(page, "training-versions", "champion")
+    assert "rakuten_classifier@champion is version 1" in text_of(page, "champion-now")
+    shot(page, "training")
+
+    open_tab(page, "Monitoring")
+    wait_text(page, "monitoring-live", "prediction requests since the API started")
+    summary = wait_text(page, "monitoring-drift-summary", "3 report(s) so far")
+    assert "drift detected" in summary  # the latest, real report: shifted traffic
+    frame = page.locator("#monitoring-report iframe")
+    frame.wait_for()
+    assert frame.get_attribute("sandbox") == "allow-scripts"
+    # The real Evidently report draws itself with its own scripts, inside the sandbox.
+    report = page.frame_locator("#monitoring-report iframe")
+    report.get_by_text("Dataset Drift", exact=True).first.wait_for()
+    shot(page, "monitoring-start")
+    frame.scroll_into_view_if_needed()
+    page.wait_for_timeout(3000)  # the report paints once it is on screen
+    page.screenshot(path=str(artifact_dir() / "hub-monitoring-report.png"))
+    # An older report whose script tries to reach the hub page: it runs, and is stopped.
+    choose(page, "monitoring-report-choice", "drift_report_20260101T000000Z.html")
+    report.locator("#drift-title").wait_for()
+    assert "20260101" in report.locator("#drift-title").inner_text()
+    report.locator("body[data-blocked='yes']").wait_for(state="attached")
+    assert page.title() != "pwned"
+    assert not page.hub_errors, page.hub_errors
+
+
+def test_materialisation_launched_from_the_hub_runs_in_dagster_and_the_hub_shows_it(stack, page):
+    """RAKUTEN_PROMOTION_MARGIN=1 keeps the run from moving the alias under the other tests."""
+    from gradio_hub.clients.dagster import DagsterClient
+    from rakuten_assets.core.registry import ModelRegistry
+
+    registry = ModelRegistry(stack.settings)
+    champion = str(registry.champion().version)
+    dagster = DagsterClient(stack.settings, base_url=stack.dagster.url, timeout=10)
+    before = {r.run_id for r in dagster.runs(50)}
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Training")
+    page.locator("#launch-button").click()
+    page.locator("#launch-status .hub-run-status").wait_for()
+    new = [r for r in dagster.runs(50) if r.run_id not in before]
+    assert len(new) == 1 and new[0].job == "training_job"
+    run_id = new[0].run_id
+    assert run_id[:8] in text_of(page, "launch-status")
+    assert page.locator("#launch-status a").first.get_attribute("href") == f"{stack.dagster.url}/runs/{run_id}"
+    # Followed without a reload: the daemon dequeues it and the status line moves on to the end.
+    page.locator("#launch-status .hub-run-status[data-status='SUCCESS']").wait_for(timeout=300_000)
+    assert dagster.run_status(run_id) == "SUCCESS"
+    wait_text(page, "dagster-runs", run_id)
+    # The run registered a new version; the margin kept it from becoming champion.
+    newest = str(max(int(v.version) for v in registry.versions()))
+    wait_text(page, "training-versions", "rejected")
+    assert str(registry.champion().version) == champion
+    # The pipeline logged its confusion matrix: the tab shows it.
+    choose(page, "cm-version", newest)
+    page.locator("#cm-image img").wait_for()
+    shot(page, "training-run")
+
+
+def test_prediction_round_trip_shows_category_and_probabilities(stack, page):
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Predict")
+    fill(page, "predict-designation", "Piscine tubulaire ronde 3,66 x 0,76 m avec pompe de filtration")
+    fill(page, "predict-description", XSS)
+    page.locator("#predict-button").click()
+    result = page.locator("#predict-result .hub-predicted-category")
+    result.wait_for()
+    category = result.inner_text().strip()
+    assert category and not category.startswith("Unknown")
+    rows = page.locator("#predict-result table tbody tr")
+    assert rows.count() == 5
+    percentages = [float(rows.nth(i).locator("td").nth(2).inner_text().rstrip("%")) for i in range(5)]
+    assert percentages == sorted(percentages, reverse=True) and 0 < sum(percentages) <= 100.5
+    assert "model v1" in text_of(page, "predict-result")
+    page.locator("#predict-chart canvas, #predict-chart svg").first.wait_for()
+
+    # The description went through as text: stored and shown escaped, never executed.
+    def logged() -> bool:  # the API writes its log every half second: refresh until it is there
+        page.locator("#history-refresh").click()
+        try:
+            wait_text(page, "predict-history", "<b>bold</b>", 3000)
+            return True
+        except playwright_sync.TimeoutError:
+            return False
+
+    wait_for(logged, 60, 0.5, "the prediction in the hub's history")
+    assert page.evaluate("window.__hub_xss") is None
+    assert page.locator("#predict-history b").count() == 0
+    shot(page, "predict-result")
+
+
+def test_batch_prediction_of_an_official_format_csv(stack, page, tmp_path):
+    import pandas as pd
+
+    upload = tmp_path / "X_test_small.csv"
+    pd.DataFrame({"designation": ["Jeu PS4 FIFA 19", "", "Coussin décoratif en coton 45x45",
+                                  "Harry Potter à l'école des sorciers"],
+                  "description": ["", "no title here", "<p>Housse <b>lavable</b></p>", "Roman jeunesse"],
+                  "productid": [1, 2, 3, 4], "imageid": [10, 20, 30, 40]},
+                 index=[84916, 84917, 84918, 84919]).to_csv(upload)  # unnamed index column
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Predict")
+    page.locator("#batch-upload input[type=file]").set_input_files(str(upload))
+    wait_text(page, "batch-upload", "X_test_small")  # the name, once uploaded
+    page.locator("#batch-button").click()
+    message = page.locator("#batch-message .hub-notice")
+    message.wait_for()
+    text = message.inner_text()
+    assert "Predicted 3 of 4 rows" in text and "1 empty designation" in text
+    page.locator("#batch-download a").first.wait_for()
+    preview = text_of(page, "batch-preview")
+    assert "84918" in preview and "<p>Housse <b>lavable</b></p>" in preview
+
+    # The traffic so far, live in the Monitoring tab: totals at once, rates from the next sample.
+    open_tab(page, "Monitoring")
+    wait_text(page, "monitoring-live", "p50 / p95 / p99 latency")
+    page.wait_for_function("() => !document.getElementById('monitoring-live').innerText.includes("
+                           "'Rates appear after')", timeout=30_000, polling=500)
+    assert "ms" in text_of(page, "monitoring-live")
+    shot(page, "monitoring")
+
+
+def test_dataset_tab_shows_html_as_text_and_ingests_through_dagster(stack, page):
+    from gradio_hub.clients.dagster import DagsterClient
+    from gradio_hub.clients.store import StoreReader
+
+    counts = StoreReader(stack.settings).counts()
+    dagster = DagsterClient(stack.settings, base_url=stack.dagster.url, timeout=10)
+    before = {r.run_id for r in dagster.runs(50)}
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Dataset")
+    wait_text(page, "dataset-summary", f"{counts['products']} products in {counts['batches']} load batches")
+    sample = page.locator("#dataset-sample")
+    sample.locator("[data-testid='cell-0-0']").wait_for()
+    text = sample.inner_text()
+    assert "<" in text and ">" in text, "HTML descriptions must show as text"
+    assert sample.locator("td p, td br, td b").count() == 0
+    page.locator("#ingest-next").click()
+    wait_text(page, "ingest-message", "Ingested batch", 180_000)
+    grown = counts["products"] + 300
+    wait_text(page, "dataset-summary", f"{grown} products in {counts['batches'] + 1} load batches")
+    assert str(grown) in text_of(page, "ingest-message")
+    # The write went through Dagster: one ingest_job run, in the asset's history.
+    new = [r for r in dagster.runs(50) if r.run_id not in before]
+    assert [r.job for r in new] == ["ingest_job"] and new[0].status == "SUCCESS"
+    assert new[0].run_id[:8] in text_of(page, "ingest-message")
+    assert dagster.materializations(new[0].run_id)["products"]["total_products"] == grown
+
+
+def test_promotion_and_rollback_move_the_alias_and_are_recorded(stack, page):
+    from rakuten_assets.core.registry import ModelRegistry
+
+    registry = ModelRegistry(stack.settings)
+    current = str(registry.champion().version)
+    target = "2" if current != "2" else "1"
+    tags_before = dict(registry.version(target).tags)
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Training")
+    wait_text(page, "training-versions", "champion")
+    choose(page, "promote-version", target)
+    fill(page, "promote-reason", "browser test")
+    page.locator("#promote-button").click()
+    wait_text(page, "confirm-text", f"Promote version {target}?")
+    assert str(registry.champion().version) == current, "nothing may change before the confirmation"
+    shot(page, "training-confirm")
+    page.locator("#confirm-button").click()
+    wait_text(page, "alias-message", f"moved from version {current} to version {target}")
+    assert str(registry.champion().version) == target
+    wait_text(page, "champion-now", f"is version {target}")
+    # The rule's decision on the version is never overwritten; the move is in the audit trail.
+    assert dict(registry.version(target).tags) == tags_before
+    moves = wait_text(page, "training-moves", "browser test")
+    assert "person" in moves and "anyone" in moves
+
+    page.locator("#rollback-button").click()
+    wait_text(page, "confirm-text", f"Roll back to version {current}?")
+    page.locator("#confirm-button").click()
+    wait_text(page, "alias-message", f"moved from version {target} to version {current}")
+    assert str(registry.champion().version) == current
+    wait_text(page, "training-moves", "roll back")
+
+
+def test_control_actions_need_a_login_when_users_are_configured(stack, page):
+    demo, url = launch_hub(stack.hub_settings(hub_users="alice:wonder land"))
+    try:
+        open_hub(page, url)
+        assert "control actions" in text_of(page, "hub-auth-status")
+        from rakuten_assets.core.registry import ModelRegistry
+
+        champion = str(ModelRegistry(stack.settings).champion().version)
+        other = next(v for v in stack.versions if v != champion)
+        open_tab(page, "Training")
+        wait_text(page, "training-versions", "champion")
+        choose(page, "promote-version", other)
+        page.locator("#promote-button").click()
+        wait_text(page, "alias-message", "Sign in first")
+        assert not page.locator("#confirm-button").is_visible()
+
+        page.locator("#hub-sign-in").get_by_text("Sign in").first.click()
+        fill(page, "hub-username", "alice")
+        fill(page, "hub-password", "wrong")
+        page.locator("#hub-sign-in-button").click()
+        wait_text(page, "hub-auth-status", "Wrong user or password")
+        fill(page, "hub-password", "wonder land")
+        page.locator("#hub-sign-in-button").click()
+        wait_text(page, "hub-auth-status", "Signed in as alice")
+        page.locator("#promote-button").click()
+        wait_text(page, "confirm-text", f"Promote version {other}?")
+        page.locator("#cancel-button").click()
+        wait_text(page, "alias-message", "Cancelled: nothing changed")
+        assert str(ModelRegistry(stack.settings).champion().version) == champion
+    finally:
+        demo.close()
+
+
+def test_hub_behind_a_reverse_proxy_on_a_sub_path(stack, page):
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from tests.support.services import free_port
+
+    demo, upstream = launch_hub(stack.hub_settings(), root_path="/hub")
+    client = httpx.AsyncClient(base_url=upstream, timeout=None)
+
+    async def forward(request):
+        path = request.url.path[len("/hub"):] or "/"
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        headers["x-forwarded-host"] = request.headers["host"]  # as nginx's usual proxy_set_header
+        upstream_request = client.build_request(request.method, path, params=request.query_params,
+                                                headers=headers, content=await request.body())
+        response = await client.send(upstream_request, stream=True)
+        drop = {"content-length", "transfer-encoding", "connection"}  # raw bytes: keep their encoding
+        return StreamingResponse(response.aiter_raw(), status_code=response.status_code,
+                                 headers={k: v for k, v in response.headers.items() if k.lower() not in drop},
+                                 background=None)
+
+    proxy = Starlette(routes=[Route("/hub{path:path}", forward, methods=["GET", "POST", "PUT", "DELETE"])])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(proxy, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 30, 0.1, "the proxy")
+        open_hub(page, f"http://127.0.0.1:{port}/hub/")
+        open_tab(page, "Predict")
+        fill(page, "predict-designation", "Lot de 3 figurines Pokémon Pikachu")
+        page.locator("#predict-button").click()
+        page.locator("#predict-result .hub-predicted-category").wait_for()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        demo.close()
+
+
+def test_with_the_api_stopped_the_predict_tab_says_so(stack, page):
+    stack.api.stop()
+    try:
+        _api_down_is_said(stack, page)
+    finally:
+        stack.api.start()
+
+
+def _api_down_is_said(stack, page):
+    open_hub(page, stack.hub_url)
+    assert "DOWN" in text_of(page, "overview-health")
+    open_tab(page, "Predict")
+    fill(page, "predict-designation", "Jeu PS4 FIFA 19")
+    page.locator("#predict-button").click()
+    message = page.locator("#predict-result .hub-notice")
+    message.wait_for()
+    text = message.inner_text()
+    assert "API is unreachable" in text and "connection refused" in text
+    assert "rakuten api" in text and "make run" in text
+    assert "Traceback" not in page.content()
+    shot(page, "api-down")
+    open_tab(page, "Monitoring")
+    wait_text(page, "monitoring-live", "API is unreachable")
+    assert not page.hub_errors, page.hub_errors
+
+
+def test_control_actions_run_one_at_a_time_and_predictions_side_by_side(stack, browser, monkeypatch):
+    """Two people press "Ingest" at the same moment: the second waits for the first. Three
+    people press "Predict": they are served together (RAKUTEN_HUB_CONCURRENCY)."""
+    import threading
+
+    from gradio_hub.ingest import IngestOutcome
+    from gradio_hub.tabs import dataset as dataset_tab
+
+    running = {"ingest": 0, "predict": 0}
+    peak = {"ingest": 0, "predict": 0}
+    lock = threading.Lock()
+
+    def occupy(kind: str, seconds: float):
+        with lock:
+            running[kind] += 1
+            peak[kind] = max(peak[kind], running[kind])
+        time.sleep(seconds)
+        with lock:
+            running[kind] -= 1
+
+    def slow_ingest(dagster, settings, **kw):
+        occupy("ingest", 2.0)
+        return IngestOutcome(run=None, ok=True, message="Ingested batch test.")
+
+    monkeypatch.setattr(dataset_tab, "ingest", slow_ingest)
+    demo, url = launch_hub(stack.hub_settings(hub_concurrency=5))
+    answer = {"prediction_id": "x", "prdtypecode": 10, "category": "Books", "confidence": 0.9,
+              "top_k": [{"prdtypecode": 10, "category": "Books", "probability": 0.9}], "model_version": "1"}
+
+    def slow_predict(designation, description):
+        occupy("predict", 2.0)
+        return answer
+
+    demo.hub_context.api.predict = slow_predict
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
+    try:
+        pages = [c.new_page() for c in contexts]
+        for page in pages:
+            page.set_default_timeout(TAB_TIMEOUT_MS)
+            open_hub(page, url)
+        for page in pages[:2]:
+            open_tab(page, "Dataset")
+        for page in pages[:2]:
+            page.locator("#ingest-next").click()
+        for page in pages[:2]:
+            wait_text(page, "ingest-message", "Ingested batch test.", 60_000)
+        for page in pages:
+            open_tab(page, "Predict")
+            fill(page, "predict-designation", "Jeu PS4")
+        for page in pages:
+            page.locator("#predict-button").click()
+        for page in pages:
+            page.locator("#predict-result .hub-predicted-category").wait_for()
+    finally:
+        for context in contexts:
+            context.close()
+        demo.close()
+    assert peak["ingest"] == 1, "two control actions ran at once"
+    assert peak["predict"] >= 2, "predictions waited for each other"
