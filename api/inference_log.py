@@ -51,6 +51,7 @@ class InferenceLogWriter:
         self._buffer: deque[dict] = deque()
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._taken: list[dict] = []  # the chunk a flush is writing
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,16 +126,35 @@ class InferenceLogWriter:
                 if not self._flush_once():
                     break  # database unavailable: rows are back in the buffer, wait a period
 
+    def holds(self, prediction_ids: set[str]) -> bool:
+        """Whether any of these predictions is not written yet (buffered or being written)."""
+        with self._lock:
+            return any(row["prediction_id"] in prediction_ids
+                       for row in (*self._buffer, *self._taken))
+
+    def wait_written(self, prediction_ids: set[str], timeout: float = 5.0) -> bool:
+        """Ask for a flush now and wait until these predictions are written (a label can arrive
+        before its prediction's row does); False if they still are not after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self.holds(prediction_ids):
+            if time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.02)
+        return True
+
     def _take(self) -> list[dict]:
         with self._lock:
             n = min(WRITE_CHUNK, len(self._buffer))
             self._in_flight = n
-            return [self._buffer.popleft() for _ in range(n)]
+            self._taken = [self._buffer.popleft() for _ in range(n)]
+            return self._taken
 
     def _give_back(self, rows: list[dict]) -> None:
         with self._lock:
             self._buffer.extendleft(reversed(rows))
             self._in_flight = 0
+            self._taken = []
 
     def _get_store(self):
         if self._store is None:
@@ -183,6 +203,7 @@ class InferenceLogWriter:
             self.metrics.log_written.inc(len(rows))
         with self._lock:
             self._in_flight = 0
+            self._taken = []
         self.metrics.log_buffer.set(len(self._buffer))
         return True
 

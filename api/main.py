@@ -2,8 +2,8 @@
 engine (`engine/`), the inference log, the metrics, the error handling (`errors.py`) and the
 routes (`routes/`); `serve()` runs it with uvicorn.
 
-Routes: POST /predict, POST /predict/batch, GET /health, /ready, /model, /metrics,
-POST /admin/reload. Every error is JSON `{"error": kind, "detail": ...}`.
+Routes: POST /predict, POST /predict/batch, POST /feedback, POST /feedback/batch, GET /health,
+/ready, /model, /metrics, POST /admin/reload. Every error is JSON `{"error": kind, "detail": ...}`.
 """
 
 import asyncio
@@ -19,8 +19,10 @@ from api.engine.service import PredictionService
 from api.errors import HttpMiddleware, install_error_handlers
 from api.inference_log import InferenceLogWriter
 from api.metrics import Metrics, multiprocess_dir
-from api.routes import admin, operations, prediction
+from api.quality_gauges import QualityCollector
+from api.routes import admin, feedback, operations, prediction
 from api.schemas import build_request_models
+from api.stores import LazyStore
 from rakuten_assets.core.settings import Settings, get_settings
 
 log = logging.getLogger("api.main")
@@ -33,20 +35,26 @@ STARTUP_LOAD_TIMEOUT = 120.0
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     metrics = Metrics()
+    stores = LazyStore(settings.db_url)
 
     def store_factory():
         from rakuten_assets.core.store import ProductStore
 
         return ProductStore(settings.db_url)
 
-    drift_store = None
+    def live_quality(since):
+        from rakuten_assets.core.feedback import (
+            REQUEST_OPEN,
+            labelling_requests,
+            live_quality,
+        )
 
-    def latest_drift():
-        nonlocal drift_store
-        drift_store = drift_store or store_factory()
-        return drift_store.latest_drift()
+        store = stores.get()
+        return live_quality(store, since=since), labelling_requests(store, status=REQUEST_OPEN)
 
-    metrics.add_collector(DriftCollector(latest_drift))
+    metrics.add_collector(DriftCollector(lambda: stores.get().latest_drift()))
+    metrics.add_collector(QualityCollector(live_quality, window_hours=settings.live_quality_window_hours,
+                                           min_labels=settings.live_quality_min_labels))
     writer = InferenceLogWriter(store_factory, metrics,
                                 flush_seconds=settings.inference_log_flush_seconds,
                                 buffer_max=settings.inference_log_buffer_max)
@@ -71,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             poller.cancel()
             await service.stop()
             await asyncio.to_thread(writer.close)
+            stores.dispose()
             log.info("inference log closed: %d rows written, %d dropped", writer.written,
                      writer.dropped)
 
@@ -90,11 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.service = service
     app.state.writer = writer
+    app.state.stores = stores
     app.add_middleware(HttpMiddleware, metrics=metrics, max_body=settings.api_max_body_bytes)
     install_error_handlers(app, metrics)
     models = build_request_models(settings.api_max_text_chars, settings.api_max_batch)
     app.include_router(prediction.build_router(models, settings.api_max_batch))
     app.include_router(operations.router)
+    app.include_router(feedback.router)
     app.include_router(admin.router)
     return app
 

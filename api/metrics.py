@@ -23,6 +23,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 
                    2.5, 5.0)
 TEXT_LEN_BUCKETS = (0, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000)
 SERVING_PATHS = ("fast", "partial", "sklearn")
+SHARE_BUCKETS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -44,6 +45,12 @@ class Metrics:
         self.text_len = Histogram("rakuten_text_len_chars",
                                   "Characters of designation + description per predicted item.",
                                   buckets=TEXT_LEN_BUCKETS, registry=r)
+        self.known_words = Histogram("rakuten_known_word_share", "Share of an item's words the "
+                                     "served model's vocabulary knows (low: text of a kind it never "
+                                     "saw).", buckets=SHARE_BUCKETS, registry=r)
+        self.feedback = Counter("rakuten_feedback", "Feedback labels accepted, by the model version "
+                                "that made the prediction and whether it was right.",
+                                ["model_version", "correct"], registry=r)
         self.model_version = Gauge("rakuten_model_version", "Registry version being served "
                                    "(0: none).", registry=r, multiprocess_mode="livemax")
         self.model_load_ts = Gauge("rakuten_model_load_timestamp", "Unix time the served model "
@@ -55,6 +62,9 @@ class Metrics:
                                   "predicts on: fast (every step optimised), partial, or sklearn "
                                   "(the plain pipeline).", ["path"], registry=r,
                                   multiprocess_mode="livemax")
+        self.test_accuracy = Gauge("rakuten_model_test_accuracy", "Accuracy of the served model "
+                                   "on its own test split (what live accuracy is held against).",
+                                   ["model_version"], registry=r, multiprocess_mode="livemax")
         self.errors = Counter("rakuten_api_errors", "Requests answered with an error, by kind.",
                               ["error_type"], registry=r)
         self.model_load_failures = Counter("rakuten_model_load_failures",
@@ -85,9 +95,19 @@ class Metrics:
         self._extra_collectors.append(collector)
 
     def set_model(self, name: str, version: str, alias: str, loaded_at: float,
-                  serving_path: str) -> None:
+                  serving_path: str, test_accuracy: float | None = None) -> None:
         for path in SERVING_PATHS:
             self.serving_path.labels(path).set(1 if path == serving_path else 0)
+        if self._info_labels is not None and self._info_labels[1] != version:
+            if self.multiprocess:
+                self.test_accuracy.labels(self._info_labels[1]).set(0)
+            else:
+                try:
+                    self.test_accuracy.remove(self._info_labels[1])
+                except KeyError:
+                    pass
+        if test_accuracy is not None:
+            self.test_accuracy.labels(version).set(test_accuracy)
         try:
             self.model_version.set(float(version))
         except ValueError:

@@ -31,6 +31,10 @@ class PredictResponse(BaseModel):
     confidence: float = Field(description="Probability of the predicted code.")
     top_k: list[TopKEntry] = Field(description="Most probable codes, most probable first.")
     model_version: str = Field(description="Registry version of the model that answered.")
+    known_word_share: float | None = Field(
+        description="Share of the item's words (title and description, cleaned) that the model's "
+                    "vocabulary knows, 0 to 1. Low means text of a kind the model never saw, so the "
+                    "prediction says little; null when the served model has no word vocabulary.")
 
 
 class BatchPredictResponse(BaseModel):

@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 
-from tests.support.env import ENV_KEYS, PG_ADMIN_URL, TEST_ENV, end_mlflow_runs
+from tests.support.env import PG_ADMIN_URL, TEST_ENV, end_mlflow_runs, project_env_keys
 from tests.support.models import register_model, small_labelled_frame
 
 
 @pytest.fixture
 def rakuten_env(tmp_path, monkeypatch):
     """A fresh embedded default in a temporary RAKUTEN_HOME; returns the Settings."""
-    for key in ENV_KEYS:
+    for key in project_env_keys():
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RAKUTEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))

@@ -137,7 +137,8 @@ class ModelHolder:
         self.last_error = None
         self.reason = ""
         path = loaded.predictor.path
-        self.metrics.set_model(name, version, alias, loaded.loaded_at.timestamp(), path)
+        self.metrics.set_model(name, version, alias, loaded.loaded_at.timestamp(), path,
+                               test_accuracy=loaded.metrics.get("test_accuracy"))
         log.info("serving %s version %s (was %s) on the %s path", name, version, previous, path)
         if path != "fast":
             log.warning("version %s is served without the fast path for: %s", version,

@@ -95,6 +95,20 @@ def _transform(step, X, fast: dict | None = None):
     return step.transform(X)
 
 
+def _word_vocabulary(pipeline):
+    """The word-level vectoriser's tokenizer and vocabulary (its unigrams), if the pipeline has one."""
+    steps = getattr(pipeline, "steps", None)
+    if not steps or len(steps) < 2:
+        return None
+    middle = steps[1][1]
+    candidates = [t for _, t in middle.transformer_list] if isinstance(middle, FeatureUnion) else [middle]
+    for vec in candidates:
+        if getattr(vec, "analyzer", None) == "word" and hasattr(vec, "vocabulary_") \
+                and hasattr(vec, "build_tokenizer"):
+            return vec.build_tokenizer(), vec.vocabulary_
+    return None
+
+
 def to_frame(designations: Sequence[str], descriptions: Sequence[str | None]) -> pd.DataFrame:
     return pd.DataFrame({"designation": list(designations),
                          "description": [d if d is not None else None for d in descriptions]},
@@ -185,6 +199,8 @@ class Predictor:
         self.fast_classifier = None
         self.text_fn = None
         self.vectorizers = 0  # TF-IDF vectorisers in the pipeline (fast or not)
+        # (tokenizer, vocabulary) of the word vectoriser: which words the model knows
+        self.word_vocabulary = _word_vocabulary(pipeline)
         self.fallbacks: list[str] = []  # why a fast part is not used, in words
         if optimise:
             self._optimise(list(sample_designations or []), list(sample_descriptions or []))
@@ -282,11 +298,16 @@ class Predictor:
 
     def predict_proba(self, designations: Sequence[str],
                       descriptions: Sequence[str | None]) -> np.ndarray:
+        return self._proba_and_texts(designations, descriptions)[0]
+
+    def _proba_and_texts(self, designations, descriptions) -> tuple[np.ndarray, list[str] | None]:
+        """The probabilities, and the cleaned texts when the fast path computed them."""
         steps = getattr(self.pipeline, "steps", None)
         if not self.fast or not steps:
-            return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions)))
+            return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None
+        texts = None
         if self.text_fn is not None:
-            X = self.text_fn(designations, descriptions)
+            X = texts = self.text_fn(designations, descriptions)
             middle = steps[1:-1]
         else:
             X = to_frame(designations, descriptions)
@@ -296,11 +317,26 @@ class Predictor:
                 continue
             X = _transform(step, X, self.fast_vectorizers)
         classifier = self.fast_classifier or steps[-1][1]
-        return np.asarray(classifier.predict_proba(X))
+        return np.asarray(classifier.predict_proba(X)), texts
+
+    def known_word_shares(self, texts: list[str] | None) -> list[float | None]:
+        """Per cleaned text, the share of its words (as the word vectoriser splits them) that the
+        vectoriser's vocabulary holds; None without a word vectoriser or cleaned texts. A text
+        with no word at all knows nothing: 0.0."""
+        if texts is None or self.word_vocabulary is None:
+            return [None] * (0 if texts is None else len(texts))
+        tokenize, vocabulary = self.word_vocabulary
+        out = []
+        for text in texts:
+            words = tokenize(text)
+            out.append(sum(w in vocabulary for w in words) / len(words) if words else 0.0)
+        return out
 
     def predict(self, designations: Sequence[str], descriptions: Sequence[str | None]):
-        """For each row: (code, category, confidence, top-k list of dicts)."""
-        proba = self.predict_proba(designations, descriptions)
+        """For each row: (code, category, confidence, top-k list of dicts, known word share or
+        None)."""
+        proba, texts = self._proba_and_texts(designations, descriptions)
+        shares = self.known_word_shares(texts) if texts is not None else [None] * len(proba)
         n, n_classes = proba.shape
         k = self.k
         if k < n_classes:
@@ -314,9 +350,9 @@ class Predictor:
         top = top.tolist()
         classes, names = self.class_list, self.names
         out = []
-        for idx, ps in zip(top, top_p):
+        for idx, ps, share in zip(top, top_p, shares):
             entries = [{"prdtypecode": classes[i], "category": names[i], "probability": p}
                        for i, p in zip(idx, ps)]
             best = idx[0]
-            out.append((classes[best], names[best], ps[0], entries))
+            out.append((classes[best], names[best], ps[0], entries, share))
         return out

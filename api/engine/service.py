@@ -100,16 +100,20 @@ class PredictionService:
         out, rows = [], []
         count = self.metrics.predictions.labels
         observe_len = self.metrics.text_len.observe
-        for (designation, description), (code, category, confidence, top) in zip(inputs, preds):
+        observe_known = self.metrics.known_words.observe
+        for (designation, description), (code, category, confidence, top, known) in zip(inputs, preds):
             pid = uuid.uuid4().hex
             out.append({"prediction_id": pid, "prdtypecode": code, "category": category,
-                        "confidence": confidence, "top_k": top, "model_version": version})
+                        "confidence": confidence, "top_k": top, "model_version": version,
+                        "known_word_share": known})
             rows.append({"prediction_id": pid, "created_at": now, "designation": designation,
                          "description": description, "prdtypecode": code,
                          "confidence": confidence, "model_version": version,
-                         "latency_ms": latency_ms})
+                         "latency_ms": latency_ms, "known_word_share": known})
             count(str(code)).inc()
             observe_len(len(designation) + (len(description) if description else 0))
+            if known is not None:
+                observe_known(known)
         self.metrics.latency.observe(latency)
         self.writer.add(rows)
         return out

@@ -71,6 +71,27 @@ class Settings(BaseSettings):
                                       "retraining once the store has grown by this many rows "
                                       "since the last training_dataset.")
 
+    # --- ground truth: feedback labels (issue 12) -----------------------------------------------
+    feedback_token: str | None = Field(None, repr=False, description="Bearer token of POST "
+                                       "/feedback (labels for logged predictions); unset refuses "
+                                       "feedback with 403.")
+    labels_per_request: int = Field(200, ge=1, description="Labels a labelling request (opened by "
+                                    "drift_sensor when drift comes without new labels) waits for "
+                                    "before it asks for a retraining.")
+    live_quality_window_hours: float = Field(168, gt=0, description="Live accuracy and weighted F1 "
+                                             "(/metrics, hub) count the labelled predictions of the "
+                                             "last T hours.")
+    live_quality_min_labels: int = Field(30, ge=1, description="Fewer labels than this for a model "
+                                         "version: no live accuracy is reported for it (too noisy).")
+    promotion_min_feedback: int = Field(30, ge=1, description="With at least this many feedback "
+                                        "labels on the test side, the promotion rule also compares "
+                                        "the challenger and the champion on them.")
+    promotion_test_tolerance: float = Field(0.01, ge=0, description="When feedback decides a "
+                                            "promotion, the challenger may lose at most this much "
+                                            "weighted F1 on the regular test split.")
+    agreement_rows: int = Field(2000, ge=1, description="Recent logged predictions the challenger "
+                                "re-predicts to measure its agreement with the champion.")
+
     # --- services ----------------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Interface the API binds; also the host of the "
                           "Dagster UI started by `rakuten up`.")

@@ -87,6 +87,8 @@ class InferenceLog(Base):
     confidence: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
     latency_ms: Mapped[float] = mapped_column(Float)
+    # Share of the input's words the model's vocabulary knows (None: logged before it existed).
+    known_word_share: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ChampionMove(Base):
@@ -103,6 +105,41 @@ class ChampionMove(Base):
     kind: Mapped[str] = mapped_column(String(20))  # rule | manual | rollback
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class Feedback(Base):
+    """A ground-truth label for a logged prediction (`core.feedback`). The labelled text is also a
+    product of the store (`productid`, in a load batch whose source is `feedback`), so the next
+    training run learns from it."""
+
+    __tablename__ = "feedback"
+
+    prediction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prdtypecode: Mapped[int] = mapped_column(Integer)
+    predicted_prdtypecode: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(64))
+    predicted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(40))  # api | hub | import
+    productid: Mapped[int] = mapped_column(ForeignKey("products.productid"), unique=True, index=True)
+
+
+class LabellingRequest(Base):
+    """Drift found and no new labels to learn from: labels wanted for the drifted traffic."""
+
+    __tablename__ = "labelling_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    drift_report_id: Mapped[int | None] = mapped_column(ForeignKey("drift_reports.id"), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    labels_needed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open | satisfied
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class DriftRecord(Base):
@@ -124,7 +161,7 @@ class DriftRecord(Base):
 
 
 INFERENCE_LOG_COLUMNS = ["prediction_id", "created_at", "designation", "description",
-                         "prdtypecode", "confidence", "model_version", "latency_ms"]
+                         "prdtypecode", "confidence", "model_version", "latency_ms", "known_word_share"]
 
 
 @dataclass

@@ -137,7 +137,8 @@ def test_predict_contract(served):
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"prediction_id", "prdtypecode", "category", "confidence", "top_k",
-                         "model_version"}
+                         "model_version", "known_word_share"}
+    assert 0.0 <= body["known_word_share"] <= 1.0
     assert body["model_version"] == version and len(body["prediction_id"]) >= 16
     assert body["category"] == category_name(body["prdtypecode"])
     probs = [e["probability"] for e in body["top_k"]]

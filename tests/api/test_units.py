@@ -215,7 +215,7 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
     np.testing.assert_allclose(predictor.predict_proba(designations, descriptions), expected,
                                rtol=1e-5, atol=1e-6)  # float32 models: summation order
     results = predictor.predict(designations, descriptions)
-    for (code, _, confidence, top), probs in zip(results, expected):
+    for (code, _, confidence, top, _share), probs in zip(results, expected):
         order = np.argsort(-probs)[:6]
         assert confidence == pytest.approx(probs[order[0]], rel=1e-5, abs=1e-6)
         codes = [e["prdtypecode"] for e in top]

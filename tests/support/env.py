@@ -12,9 +12,12 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "rakuten"
 PG_ADMIN_URL = os.environ.get("RAKUTEN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Settings the tests set themselves: whatever the developer's shell holds is removed first.
-ENV_KEYS = [k for k in os.environ if k.startswith("RAKUTEN_")] + [
-    "MLFLOW_TRACKING_URI", "DAGSTER_HOME", "PROMETHEUS_MULTIPROC_DIR"]
+# Settings the tests set themselves: whatever the shell (or an enclosing fixture) holds is removed.
+OTHER_KEYS = ["MLFLOW_TRACKING_URI", "DAGSTER_HOME", "PROMETHEUS_MULTIPROC_DIR"]
+
+
+def project_env_keys() -> list[str]:
+    return [k for k in os.environ if k.startswith("RAKUTEN_")] + OTHER_KEYS
 # Small and fast by default: a 3,000-row synthetic catalogue, a floor any model passes.
 TEST_ENV = {"RAKUTEN_SYNTHETIC_ROWS": "3000", "RAKUTEN_F1_FLOOR": "0.3"}
 
@@ -40,7 +43,7 @@ def project_home(root: Path, **env: str):
     from rakuten_assets.core.settings import get_settings
 
     with pytest.MonkeyPatch.context() as mp:
-        for key in ENV_KEYS:
+        for key in project_env_keys():
             mp.delenv(key, raising=False)
         mp.setenv("RAKUTEN_HOME", str(root / "home"))
         mp.setenv("DAGSTER_HOME", str(root / "home" / "dagster"))
