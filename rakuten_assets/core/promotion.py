@@ -38,14 +38,31 @@ class PromotionDecision:
                 PROMOTION_REASON_TAG: self.reason}
 
 
+@dataclass(frozen=True)
+class LiveEvidence:
+    """Both models on the feedback labels of this run's test side: live traffic neither of them
+    trained on (the split is a stable hash of the product id)."""
+
+    labels: int
+    challenger_accuracy: float
+    champion_accuracy: float
+
+
 def decide_promotion(challenger_f1: float, champion_f1: float | None, margin: float,
                      *, passed_quality_gate: bool = True, f1_floor: float | None = None,
-                     champion_unscored: str | None = None) -> PromotionDecision:
-    """The written rule: promote when there is no champion, or when the challenger beats the
-    champion's weighted F1 on the same test set by at least `margin`; never promote a model that
-    failed the quality gate. A champion that exists but cannot be scored (`champion_unscored`
-    says why) is replaced by a challenger that passed the gate: serving a model nobody can
-    evaluate is the riskier side."""
+                     champion_unscored: str | None = None, live: LiveEvidence | None = None,
+                     min_live_labels: int = 30, test_tolerance: float = 0.01) -> PromotionDecision:
+    """The written rule.
+
+    1. Never promote a model that failed the quality gate.
+    2. No champion, or one that cannot be scored (`champion_unscored` says why): promote; serving
+       a model nobody can evaluate is the riskier side.
+    3. With at least `min_live_labels` feedback labels on the test side (`live`): promote when the
+       challenger is not worse than the champion on them, beats it by `margin` on them or on the
+       test split's weighted F1, and loses at most `test_tolerance` of test weighted F1. Live
+       traffic is what production serves; the test split keeps the rest of the catalogue honest.
+    4. Otherwise: promote when the challenger beats the champion's weighted F1 on the same test
+       rows by at least `margin`."""
     if not passed_quality_gate:
         floor = f"{f1_floor:.4f}" if f1_floor is not None else "the floor"
         return PromotionDecision(False, f"weighted F1 {challenger_f1:.4f} is below the quality floor "
@@ -55,6 +72,21 @@ def decide_promotion(challenger_f1: float, champion_f1: float | None, margin: fl
         return PromotionDecision(True, f"{why}; challenger weighted F1 {challenger_f1:.4f}",
                                  challenger_f1, None, margin)
     gain = challenger_f1 - champion_f1
+    if live is not None and live.labels >= min_live_labels:
+        live_gain = live.challenger_accuracy - live.champion_accuracy
+        facts = (f"on {live.labels} feedback labels accuracy {live.challenger_accuracy:.4f} vs "
+                 f"{live.champion_accuracy:.4f} ({live_gain:+.4f}); test weighted F1 "
+                 f"{challenger_f1:.4f} vs {champion_f1:.4f} ({gain:+.4f})")
+        if live_gain < 0:
+            return PromotionDecision(False, f"worse on live traffic: {facts}", challenger_f1, champion_f1, margin)
+        if -gain > test_tolerance:
+            return PromotionDecision(False, f"loses more than {test_tolerance:.4f} test weighted F1: {facts}",
+                                     challenger_f1, champion_f1, margin)
+        if max(live_gain, gain) >= margin:
+            return PromotionDecision(True, f"better by the margin {margin:.4f}: {facts}", challenger_f1,
+                                     champion_f1, margin)
+        return PromotionDecision(False, f"no gain of the margin {margin:.4f}: {facts}", challenger_f1,
+                                 champion_f1, margin)
     if gain >= margin:
         return PromotionDecision(True, f"challenger weighted F1 {challenger_f1:.4f} beats champion "
                                  f"{champion_f1:.4f} by {gain:+.4f} (margin {margin:.4f})",

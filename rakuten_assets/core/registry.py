@@ -20,6 +20,7 @@ from rakuten_assets.core.settings import Settings
 PROMOTION_TAG = "promotion_decision"
 PROMOTION_REASON_TAG = "promotion_reason"
 DATASET_VERSION_TAG = "dataset_version"
+AGREEMENT_TAG = "champion_agreement"  # the challenger's agreement with the champion on recent traffic
 
 
 def is_local_store(uri: str) -> bool:

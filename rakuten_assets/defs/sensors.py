@@ -1,16 +1,25 @@
-"""Sensors that close the loop: retrain when the store has grown enough or when the latest drift
-report says drift, and leave no MLflow run RUNNING when a Dagster run fails."""
+"""Sensors that close the loop: retrain when the store has grown enough; on drift, retrain only
+when there is something new to learn (feedback labels), else ask for labels and retrain once they
+are in; leave no MLflow run RUNNING when a Dagster run fails."""
 
 import json
 import time
+from datetime import datetime, timezone
 
 import dagster as dg
 import mlflow
 from mlflow.entities import RunStatus
 
+from rakuten_assets.core.feedback import (
+    REQUEST_OPEN,
+    count_labels,
+    labelling_requests,
+    open_labelling_request,
+)
 from rakuten_assets.defs.constants import DRIFT_REPORT, TRAINING_DATASET, TRIGGER_TAG
 from rakuten_assets.defs.jobs import training_job
 from rakuten_assets.defs.resources import (
+    ModelRegistryResource,
     ProductStoreResource,
     SettingsResource,
     mlflow_runs_of,
@@ -47,33 +56,81 @@ def new_data_sensor(context: dg.SensorEvaluationContext, project_settings: Setti
 
 @dg.sensor(name="drift_sensor", job=training_job, minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Requests training_job when the latest drift_report says drift: one run per "
-                       "drift report (cursor), none during RAKUTEN_DRIFT_COOLDOWN_MINUTES after a "
-                       "request.")
-def drift_sensor(context: dg.SensorEvaluationContext, project_settings: SettingsResource):
+           description="When the latest drift_report says drift: requests training_job if enough "
+                       "feedback labels arrived since the champion was registered "
+                       "(RAKUTEN_LABELS_PER_REQUEST), else opens a labelling request for the drifted "
+                       "traffic and requests training_job once that request has its labels. One "
+                       "decision per drift report (cursor); no drift retraining during "
+                       "RAKUTEN_DRIFT_COOLDOWN_MINUTES after one.")
+def drift_sensor(context: dg.SensorEvaluationContext, project_settings: SettingsResource,
+                 store: ProductStoreResource, registry: ModelRegistryResource):
     settings = project_settings.load()
-    cooldown_minutes = settings.drift_cooldown_minutes
     cursor = json.loads(context.cursor) if context.cursor else {}
-    records = context.instance.fetch_materializations(DRIFT_REPORT, limit=1, ascending=False).records
-    if not records:
-        return dg.SkipReason("no drift_report yet")
-    latest, storage_id = records[0].event_log_entry, records[0].storage_id
-    if storage_id <= cursor.get("last_seen", -1):
-        return dg.SkipReason(f"drift_report {storage_id} already handled")
-    cursor["last_seen"] = storage_id
-    if not _metadata_value(latest, "drift_detected", False):
-        return dg.SensorResult(skip_reason="latest drift_report: no drift", cursor=json.dumps(cursor))
-    now = time.time()
-    cool_until = cursor.get("last_request_at", 0) + cooldown_minutes * 60
-    if now < cool_until:
-        return dg.SensorResult(skip_reason=f"drift, but cooling down for {cool_until - now:.0f} s more",
-                               cursor=json.dumps(cursor))
-    cursor["last_request_at"] = now
-    share = _metadata_value(latest, "drifted_share", 0.0)
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"drift-{storage_id}",
-                                                       tags={TRIGGER_TAG: "drift",
-                                                             "rakuten/drifted_share": f"{share:.3f}"})],
-                           cursor=json.dumps(cursor))
+    run_requests, notes = [], []
+    with store.open() as db:
+        # Labelling requests that now have their labels: one retraining each (the run key keeps it
+        # to one however often the sensor ticks; training_dataset closes the request).
+        for request in labelling_requests(db, status=REQUEST_OPEN):
+            if request.satisfied:
+                run_requests.append(dg.RunRequest(run_key=f"labels-{request.id}", tags={
+                    TRIGGER_TAG: "labels", "rakuten/labelling_request": str(request.id),
+                    "rakuten/labels": str(request.labels)}))
+            else:
+                notes.append(f"labelling request {request.id} has {request.labels} of "
+                             f"{request.labels_needed} labels")
+        records = context.instance.fetch_materializations(DRIFT_REPORT, limit=1, ascending=False).records
+        if not records:
+            notes.append("no drift_report yet")
+        elif records[0].storage_id <= cursor.get("last_seen", -1):
+            notes.append(f"drift_report {records[0].storage_id} already handled")
+        else:
+            latest, storage_id = records[0].event_log_entry, records[0].storage_id
+            cursor["last_seen"] = storage_id
+            if not _metadata_value(latest, "drift_detected", False):
+                notes.append("latest drift_report: no drift")
+            else:
+                decision = _on_drift(db, registry.get(), settings, latest, storage_id, cursor)
+                if isinstance(decision, dg.RunRequest):
+                    run_requests.append(decision)
+                else:
+                    notes.append(decision)
+    if run_requests:
+        return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(cursor))
+    return dg.SensorResult(skip_reason="; ".join(notes), cursor=json.dumps(cursor))
+
+
+def _on_drift(db, models, settings, latest, storage_id: int, cursor: dict) -> dg.RunRequest | str:
+    """Drift: retrain when there is something new to learn, else ask for labels."""
+    champion = models.champion()
+    since = (datetime.fromtimestamp(int(champion.creation_timestamp) / 1000, tz=timezone.utc)
+             if champion is not None else None)
+    new_labels = count_labels(db, received_since=since)
+    if new_labels >= settings.labels_per_request:
+        now = time.time()
+        cool_until = cursor.get("last_request_at", 0) + settings.drift_cooldown_minutes * 60
+        if now < cool_until:
+            return f"drift, but cooling down for {cool_until - now:.0f} s more"
+        cursor["last_request_at"] = now
+        share = _metadata_value(latest, "drifted_share", 0.0)
+        return dg.RunRequest(run_key=f"drift-{storage_id}", tags={
+            TRIGGER_TAG: "drift", "rakuten/drifted_share": f"{share:.3f}", "rakuten/new_labels": str(new_labels)})
+    if labelling_requests(db, status=REQUEST_OPEN):
+        return (f"drift again, {new_labels} new labels since the champion; a labelling request is "
+                "already open")
+    end = datetime.now(timezone.utc)
+    start = _metadata_value(latest, "window_start", "") or None
+    window_start = datetime.fromisoformat(start) if start else end
+    window_end = datetime.fromisoformat(_metadata_value(latest, "window_end", "") or end.isoformat())
+    version = _metadata_value(latest, "champion_version", None)
+    signals = _metadata_value(latest, "drifted_signals", []) or []
+    request_id = open_labelling_request(
+        db, window_start=window_start, window_end=window_end, labels_needed=settings.labels_per_request,
+        drift_report_id=_metadata_value(latest, "drift_report_id", None), model_version=version,
+        note=(f"drift ({', '.join(map(str, signals)) or 'signals'}) on the traffic of champion v{version}; "
+              f"{new_labels} labels arrived since it was registered: retraining on unchanged data "
+              "cannot fix drift, labels for the new traffic can"))
+    return (f"drift, but only {new_labels} new labels since the champion: labelling request "
+            f"{request_id} opened for {settings.labels_per_request} labels")
 
 
 @dg.run_failure_sensor(name="mlflow_run_failure_sensor", minimum_interval_seconds=30,

@@ -43,3 +43,8 @@ class ModelEvaluation:
     champion_weighted_f1: float | None
     champion_note: str
     confusion_matrix: str
+    feedback_labels: int = 0                      # feedback labels on the test side
+    feedback_accuracy: float | None = None        # the challenger's accuracy on them
+    champion_feedback_accuracy: float | None = None
+    agreement: float | None = None                # share of recent logged traffic both answer alike
+    agreement_rows: int = 0

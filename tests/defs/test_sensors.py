@@ -1,6 +1,5 @@
-"""Sensors evaluated with build_sensor_context on real instance state, and the closed loop:
-trained model -> shifted traffic through the API -> drift report says drift -> drift_sensor asks
-for a run -> the run promotes a better model -> the API serves it."""
+"""Sensors evaluated with build_sensor_context on real instance state: new data, and drift that
+retrains only on new knowledge (feedback labels), asking for labels otherwise."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import time
 
 from dagster import DagsterInstance, RunRequest, build_sensor_context
 
-from rakuten_assets.core.registry import ModelRegistry
 from tests.support.dagster import run_job, sensor
 
 
@@ -59,111 +57,116 @@ def test_new_data_sensor_counts_rows_since_last_training(rakuten_env, monkeypatc
     assert [r.run_key for r in again] == ["new-data-1800"]
 
 
-def _fake_drift_report(instance, drifted: bool, share: float):
+def _fake_drift_report(instance, drifted: bool, share: float, window_start: str = ""):
     """A drift_report materialisation as the real asset records it (metadata only)."""
     from dagster import AssetMaterialization
 
     instance.report_runless_asset_event(AssetMaterialization(
-        "drift_report", metadata={"drift_detected": drifted, "drifted_share": share}))
+        "drift_report", metadata={"drift_detected": drifted, "drifted_share": share,
+                                  "window_start": window_start, "champion_version": "1"}))
 
 
-def test_drift_sensor_one_run_per_event_and_cooldown(rakuten_env, monkeypatch):
-    monkeypatch.setenv("RAKUTEN_DRIFT_COOLDOWN_MINUTES", "30")
+def _log_predictions(settings, n: int, *, start: int = 0) -> list[str]:
+    """n logged predictions (as the API writes them), returning their ids."""
+    from datetime import datetime, timezone
+
+    from rakuten_assets.core.store import ProductStore
+
+    now = datetime.now(timezone.utc)
+    rows = [{"prediction_id": f"p{start + i:06d}", "created_at": now, "designation": f"Coussin coton {start + i}",
+             "description": None, "prdtypecode": 1920, "confidence": 0.4, "model_version": "1",
+             "latency_ms": 1.0, "known_word_share": 0.5} for i in range(n)]
+    ProductStore(settings.db_url).append_inference_rows(rows)
+    return [r["prediction_id"] for r in rows]
+
+
+def _label(settings, ids: list[str], code: int = 1920) -> None:
+    from rakuten_assets.core.feedback import FeedbackItem, record_feedback
+    from rakuten_assets.core.store import ProductStore
+
+    record_feedback(ProductStore(settings.db_url), [FeedbackItem(i, code) for i in ids], source="test")
+
+
+def _open_requests(settings):
+    from rakuten_assets.core.feedback import REQUEST_OPEN, labelling_requests
+    from rakuten_assets.core.store import ProductStore
+
+    return labelling_requests(ProductStore(settings.db_url), status=REQUEST_OPEN)
+
+
+def test_drift_without_new_labels_asks_for_labels_then_retrains_once_they_are_in(rakuten_env, monkeypatch):
+    from tests.support.models import register_version
+
+    monkeypatch.setenv("RAKUTEN_LABELS_PER_REQUEST", "5")
     _reset_settings()
+    register_version(rakuten_env)  # the champion whose traffic drifts
     instance = DagsterInstance.ephemeral()
     sensor = _sensor("drift_sensor")
     tick = _evaluate(sensor, instance)
     assert not _requests(tick) and "no drift_report yet" in tick.skip_message
 
     _fake_drift_report(instance, drifted=False, share=0.2)
-    tick = _evaluate(sensor, instance)
-    assert not _requests(tick)
-    cursor = tick.cursor
+    tick = _evaluate(sensor, instance, tick.cursor)
+    assert not _requests(tick) and "no drift" in tick.skip_message and not _open_requests(rakuten_env)
 
+    # Drift, and nothing new to learn from: no retraining, a labelling request instead.
+    ids = _log_predictions(rakuten_env, 8)
+    _fake_drift_report(instance, drifted=True, share=0.8, window_start="2026-01-01T00:00:00+00:00")
+    tick = _evaluate(sensor, instance, tick.cursor)
+    assert not _requests(tick) and "labelling request" in tick.skip_message
+    (request,) = _open_requests(rakuten_env)
+    assert request.labels_needed == 5 and request.labels == 0 and "cannot fix drift" in request.note
+    # The same report again, then a new drift report: still one request, still no retraining.
+    tick = _evaluate(sensor, instance, tick.cursor)
+    assert not _requests(tick) and "already handled" in tick.skip_message
+    _fake_drift_report(instance, drifted=True, share=0.9, window_start="2026-01-01T00:00:00+00:00")
+    tick = _evaluate(sensor, instance, tick.cursor)
+    assert not _requests(tick) and "already open" in tick.skip_message
+    assert len(_open_requests(rakuten_env)) == 1
+
+    _label(rakuten_env, ids[:4])
+    tick = _evaluate(sensor, instance, tick.cursor)
+    assert not _requests(tick) and "4 of 5 labels" in tick.skip_message
+    _label(rakuten_env, ids[4:6])  # enough: one retraining, asked for as often as it ticks
+    first = _requests(_evaluate(sensor, instance, tick.cursor))
+    again = _requests(_evaluate(sensor, instance, tick.cursor))
+    assert [r.run_key for r in first] == [r.run_key for r in again] == [f"labels-{request.id}"]
+    assert first[0].tags["rakuten/trigger"] == "labels" and first[0].tags["rakuten/labels"] == "6"
+    # The retraining's dataset holds the labels: the request is met and closed.
+    _run(instance, "ingest_job")  # (the catalogue the labels join: every class, for the data check)
+    result = _run(instance, "training_job", tags=first[0].tags)
+    mats = {e.event_specific_data.materialization.asset_key.path[-1]: e.event_specific_data.materialization
+            for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert mats["training_dataset"].metadata["feedback_rows"].value == 6
+    assert mats["training_dataset"].metadata["labelling_requests_met"].value == [request.id]
+    assert not _open_requests(rakuten_env)
+
+
+def test_drift_with_new_labels_retrains_once_per_report_with_a_cooldown(rakuten_env, monkeypatch):
+    from tests.support.models import register_version
+
+    monkeypatch.setenv("RAKUTEN_LABELS_PER_REQUEST", "3")
+    monkeypatch.setenv("RAKUTEN_DRIFT_COOLDOWN_MINUTES", "30")
+    _reset_settings()
+    register_version(rakuten_env)
+    _label(rakuten_env, _log_predictions(rakuten_env, 3))  # labels since the champion
+    instance = DagsterInstance.ephemeral()
+    sensor = _sensor("drift_sensor")
     _fake_drift_report(instance, drifted=True, share=0.8)
-    tick = _evaluate(sensor, instance, cursor)
+    tick = _evaluate(sensor, instance)
     requests = _requests(tick)
     assert len(requests) == 1 and requests[0].tags["rakuten/trigger"] == "drift"
-    cursor = tick.cursor
+    assert requests[0].tags["rakuten/new_labels"] == "3" and not _open_requests(rakuten_env)
 
     # The same drift event seen again: no second run.
-    tick = _evaluate(sensor, instance, cursor)
+    tick = _evaluate(sensor, instance, tick.cursor)
     assert not _requests(tick) and "already handled" in tick.skip_message
-
     # A new drift event inside the cool-down: no run either.
     _fake_drift_report(instance, drifted=True, share=0.9)
-    tick = _evaluate(sensor, instance, cursor)
+    tick = _evaluate(sensor, instance, tick.cursor)
     assert not _requests(tick) and "cooling down" in tick.skip_message
-
     # After the cool-down the next drift event starts a run.
     state = json.loads(tick.cursor)
     state["last_request_at"] = time.time() - 31 * 60
     _fake_drift_report(instance, drifted=True, share=0.9)
     assert len(_requests(_evaluate(sensor, instance, json.dumps(state)))) == 1
-
-
-def test_closed_loop_drift_retrains_promotes_and_the_api_serves_it(rakuten_env, monkeypatch):
-    """The whole loop, with real components: Dagster (in-process, one instance), MLflow, the
-    FastAPI app, Evidently. The first champion is trained on a small first batch, so the
-    retraining on the full store is better and promoted by the rule."""
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-    from rakuten_assets.core.settings import get_settings
-    from rakuten_assets.core.store import ProductStore
-    from rakuten_assets.core.synthetic import drifted_catalogue
-
-    monkeypatch.setenv("RAKUTEN_INITIAL_SHARE", "0.3")
-    monkeypatch.setenv("RAKUTEN_BATCH_SHARE", "0.7")
-    monkeypatch.setenv("RAKUTEN_ADMIN_TOKEN", "loop-token")
-    monkeypatch.setenv("RAKUTEN_DRIFT_MIN_ROWS", "200")
-    monkeypatch.setenv("RAKUTEN_DRIFT_COOLDOWN_MINUTES", "0")
-    _reset_settings()
-    settings = get_settings()
-    instance = DagsterInstance.ephemeral()
-    registry = ModelRegistry(settings)
-
-    _run(instance, "all_assets_job")  # 900 rows: a first, modest champion
-    first = str(registry.champion().version)
-    _run(instance, "ingest_job")  # the rest of the catalogue arrives, labelled
-
-    admin = {"Authorization": "Bearer loop-token"}
-    with TestClient(create_app(settings)) as client:
-        assert client.get("/ready").status_code == 200
-        assert client.get("/model").json()["version"] == first
-
-        # Shifted traffic: German-language products, as a new marketplace would send.
-        traffic = drifted_catalogue(400, seed=5, kind="german")
-        items = [{"designation": r.designation, "description": r.description}
-                 for r in traffic.itertuples()]
-        for start in range(0, len(items), 100):
-            response = client.post("/predict/batch", json={"items": items[start:start + 100]})
-            assert response.status_code == 200
-        store = ProductStore(settings.db_url)
-        deadline = time.time() + 30
-        while store.count_inference_rows() < len(items) and time.time() < deadline:
-            time.sleep(0.2)
-        assert store.count_inference_rows() == len(items)
-
-        drift = _run(instance, "drift_job")
-        report = next(e.event_specific_data.materialization for e in drift.all_events
-                      if e.event_type_value == "ASSET_MATERIALIZATION")
-        assert report.metadata["drift_detected"].value is True, report.metadata["scores"].value
-        assert store.latest_drift()["drift_detected"] is True
-
-        tick = _evaluate(_sensor("drift_sensor"), instance)
-        requests = _requests(tick)
-        assert len(requests) == 1
-        retrain = _run(instance, "training_job", tags=requests[0].tags)
-        decision = next(e.event_specific_data.materialization for e in retrain.all_events
-                        if e.event_type_value == "ASSET_MATERIALIZATION"
-                        and e.event_specific_data.materialization.asset_key.path == ["promoted_model"])
-        assert decision.metadata["decision"].value == "promoted", decision.metadata["reason"].value
-        second = str(registry.champion().version)
-        assert second != first
-
-        reload = client.post("/admin/reload", headers=admin)
-        assert reload.status_code == 200
-        assert client.get("/model").json()["version"] == second
-        answer = client.post("/predict", json={"designation": "Piscine hors sol tubulaire", "description": None})
-        assert answer.status_code == 200 and answer.json()["model_version"] == second

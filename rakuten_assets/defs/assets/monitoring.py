@@ -4,6 +4,7 @@ champion's own training data, with Evidently (`core.drift` has the signals and t
 from datetime import datetime, timezone
 
 import dagster as dg
+import pandas as pd
 
 from rakuten_assets.core.drift import (
     DriftSettings,
@@ -66,12 +67,17 @@ def drift_report(context: dg.AssetExecutionContext, project_settings: SettingsRe
         mlf.log_artifact(str(html_path), artifact_path="drift")
         mlf.log_artifact(str(json_path), artifact_path="drift")
         mlf.finish()
-        db.record_drift(status=result.status, drift_detected=result.drift_detected,
+        report_id = db.record_drift(status=result.status, drift_detected=result.drift_detected,
                         drifted_share=result.drifted_share, rows_reference=result.rows_reference,
                         rows_current=result.rows_current, model_version=version,
                         html_path=str(html_path), summary=summary)
     context.log.info(result.describe())
+    created = pd.to_datetime(window["created_at"], utc=True) if len(window) else None
     return dg.MaterializeResult(metadata={
+        # The traffic this report judged: where a labelling request asks for labels.
+        "window_start": created.min().isoformat() if created is not None else "",
+        "window_end": created.max().isoformat() if created is not None else "",
+        "drift_report_id": report_id,
         "status": result.status,
         "drift_detected": result.drift_detected,
         "drifted_share": result.drifted_share,

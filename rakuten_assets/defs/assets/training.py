@@ -7,13 +7,17 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from rakuten_assets.core.model import build_classifier, describe_classifier
-from rakuten_assets.core.promotion import MOVE_BY_RULE, decide_promotion, move_champion
-from rakuten_assets.core.registry import DATASET_VERSION_TAG
+from rakuten_assets.core.feedback import (
+    FEEDBACK_ID_BASE, REQUEST_OPEN, close_labelling_request, labelling_requests,
+)
+from rakuten_assets.core.promotion import MOVE_BY_RULE, LiveEvidence, decide_promotion, move_champion
+from rakuten_assets.core.registry import AGREEMENT_TAG, DATASET_VERSION_TAG
 from rakuten_assets.core.training import (
     REFERENCE_ARTIFACT_DIR,
     TEXT_COLUMNS,
@@ -44,12 +48,16 @@ from rakuten_assets.defs.types import ModelEvaluation, TfidfFeatures, TrainedMod
 
 
 @dg.asset(key=TRAINING_DATASET, deps=[PRODUCTS], group_name=TRAINING_GROUP, kinds={"pandas"},
-          description="Snapshot of every labelled product with a stable train/test split and a "
-                      "content-hash version.")
+          description="Snapshot of every labelled product (catalogue rows and feedback labels) with "
+                      "a stable train/test split and a content-hash version.")
 def training_dataset(project_settings: SettingsResource, store: ProductStoreResource) -> dg.Output[pd.DataFrame]:
     settings = project_settings.load()
     with store.open() as db:
         frame = db.labelled_products()
+        # The labels a labelling request waited for are in this snapshot: the request is met.
+        met = [r.id for r in labelling_requests(db, status=REQUEST_OPEN) if r.satisfied]
+        for request_id in met:
+            close_labelling_request(db, request_id)
     frame = split_train_test(frame, settings.test_size, settings.split_seed)
     counts = frame.groupby(["prdtypecode", "split"]).size().unstack(fill_value=0)
     return dg.Output(frame, metadata={
@@ -58,6 +66,8 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
         "train_rows": int((frame["split"] == "train").sum()),
         "test_rows": int((frame["split"] == "test").sum()),
         "classes": int(frame["prdtypecode"].nunique()),
+        "feedback_rows": int((frame["productid"] >= FEEDBACK_ID_BASE).sum()),
+        "labelling_requests_met": dg.MetadataValue.json(met),
         "empty_description_share": float(frame["description"].isna().mean()) if len(frame) else 0.0,
         "rows_per_class": dg.MetadataValue.md(counts.to_markdown()),
     })
@@ -128,23 +138,24 @@ def trained_model(context: dg.AssetExecutionContext, training_dataset: pd.DataFr
                                     "log_model_seconds": round(log_seconds, 2)})
 
 
-def _score_champion(models, training_dataset: pd.DataFrame, challenger: TrainedModel):
-    """The champion re-scored on this run's test rows, so the comparison is like for like."""
+def _load_champion(models, challenger: TrainedModel):
+    """(champion version, its pipeline or None, a note): the champion to compare with."""
     current = models.champion()
     if current is None:
         return None, None, "no champion yet"
     champion_version = str(current.version)  # MLflow hands back an int or a str by store type
     if champion_version == challenger.version:
         return champion_version, None, "the challenger is already champion"
-    test = training_dataset[training_dataset["split"] == "test"]
     try:
         import mlflow.sklearn
 
-        model = mlflow.sklearn.load_model(models.model_uri(champion_version))
-        f1 = evaluate(test["prdtypecode"], model.predict(test[TEXT_COLUMNS])).weighted_f1
+        return champion_version, mlflow.sklearn.load_model(models.model_uri(champion_version)), ""
     except Exception as exc:  # noqa: BLE001 - any load failure means "cannot compare", said below
         return champion_version, None, f"champion v{champion_version} could not be scored: {exc}"
-    return champion_version, f1, f"champion v{champion_version} scored on the same {len(test)} test rows"
+
+
+def _accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean(truth == predicted)) if len(truth) else float("nan")
 
 
 @dg.asset(key=MODEL_EVALUATION, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET),
@@ -152,10 +163,13 @@ def _score_champion(models, training_dataset: pd.DataFrame, challenger: TrainedM
                                      "trained_model": dg.AssetIn(TRAINED_MODEL)},
           group_name=TRAINING_GROUP, kinds={"mlflow"},
           description="Weighted/macro/per-class F1 and confusion matrix on the test split, beside the "
-                      "current champion scored on the same test rows.")
+                      "current champion scored on the same test rows; both models' accuracy on the "
+                      "feedback labels of the test split (live traffic neither trained on), and the "
+                      "challenger's agreement with the champion on recent logged traffic.")
 def model_evaluation(training_dataset: pd.DataFrame, tfidf_features: TfidfFeatures,
                      trained_model: TrainedModel, project_settings: SettingsResource,
-                     registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[ModelEvaluation]:
+                     store: ProductStoreResource, registry: ModelRegistryResource,
+                     tracking: MlflowTracking) -> dg.Output[ModelEvaluation]:
     settings = project_settings.load()
     mlf = tracking.run
     classifier = trained_model.pipeline.named_steps["classifier"]
@@ -167,18 +181,50 @@ def model_evaluation(training_dataset: pd.DataFrame, tfidf_features: TfidfFeatur
         settings.reports_dir / f"confusion_matrix_v{trained_model.version}.png",
         f"{settings.model_name} v{trained_model.version}: weighted F1 {result.weighted_f1:.3f}")
     mlf.log_artifact(str(image), artifact_path="evaluation")
-    champion, champion_f1, champion_note = _score_champion(registry.get(), training_dataset, trained_model)
-    if champion_f1 is not None:
+
+    test = training_dataset[training_dataset["split"] == "test"]
+    from_feedback = (test["productid"] >= FEEDBACK_ID_BASE).to_numpy()
+    truth = np.asarray(tfidf_features.y_test)
+    challenger_live = _accuracy(truth[from_feedback], predicted[from_feedback])
+    champion, champion_model, champion_note = _load_champion(registry.get(), trained_model)
+    champion_f1 = champion_live = agreement = None
+    agreement_rows = 0
+    if champion_model is not None:
+        champion_predicted = np.asarray(champion_model.predict(test[TEXT_COLUMNS]))
+        champion_f1 = evaluate(test["prdtypecode"], champion_predicted).weighted_f1
+        champion_live = _accuracy(truth[from_feedback], champion_predicted[from_feedback])
+        champion_note = f"champion v{champion} scored on the same {len(test)} test rows"
         mlf.log_metric("champion_weighted_f1_same_test", champion_f1)
+        with store.open() as db:
+            recent = db.read_inference_log(last_rows=settings.agreement_rows)
+        if len(recent):
+            texts = recent[TEXT_COLUMNS]
+            same = trained_model.pipeline.predict(texts) == champion_model.predict(texts)
+            agreement, agreement_rows = float(np.mean(same)), len(recent)
+            mlf.log_metrics({"champion_agreement_recent_traffic": agreement})
+    feedback_labels = int(from_feedback.sum())
+    if feedback_labels:
+        mlf.log_metrics({"test_feedback_labels": feedback_labels, "test_feedback_accuracy": challenger_live})
+        if champion_live is not None:
+            mlf.log_metric("champion_feedback_accuracy_same_labels", champion_live)
     out = ModelEvaluation(weighted_f1=result.weighted_f1, macro_f1=result.macro_f1,
                           accuracy=result.accuracy, per_class_f1=result.per_class_f1,
                           champion_version=champion, champion_weighted_f1=champion_f1,
-                          champion_note=champion_note, confusion_matrix=str(image))
+                          champion_note=champion_note, confusion_matrix=str(image),
+                          feedback_labels=feedback_labels,
+                          feedback_accuracy=challenger_live if feedback_labels else None,
+                          champion_feedback_accuracy=champion_live if feedback_labels else None,
+                          agreement=agreement, agreement_rows=agreement_rows)
     return dg.Output(out, metadata={
         "weighted_f1": result.weighted_f1, "macro_f1": result.macro_f1, "accuracy": result.accuracy,
         "champion_version": champion or "none",
         "champion_weighted_f1_same_test": champion_f1 if champion_f1 is not None else "n/a",
         "champion_note": champion_note,
+        "feedback_labels_in_test": feedback_labels,
+        "feedback_accuracy": out.feedback_accuracy if out.feedback_accuracy is not None else "n/a",
+        "champion_feedback_accuracy": champion_live if feedback_labels and champion_live is not None else "n/a",
+        "champion_agreement_recent_traffic": agreement if agreement is not None else "n/a",
+        "agreement_rows": agreement_rows,
         "per_class_f1": dg.MetadataValue.md(result.per_class_markdown()),
         "confusion_matrix": dg.MetadataValue.path(str(image))})
 
@@ -200,18 +246,28 @@ def promoted_model(context: dg.AssetExecutionContext, trained_model: TrainedMode
     unscored = (model_evaluation.champion_note
                 if model_evaluation.champion_version and model_evaluation.champion_weighted_f1 is None
                 else None)
+    live = None
+    if model_evaluation.feedback_labels and model_evaluation.champion_feedback_accuracy is not None:
+        live = LiveEvidence(model_evaluation.feedback_labels, model_evaluation.feedback_accuracy,
+                            model_evaluation.champion_feedback_accuracy)
     decision = decide_promotion(f1, model_evaluation.champion_weighted_f1, settings.promotion_margin,
                                 passed_quality_gate=f1 >= settings.f1_floor, f1_floor=settings.f1_floor,
-                                champion_unscored=unscored)
+                                champion_unscored=unscored, live=live,
+                                min_live_labels=settings.promotion_min_feedback,
+                                test_tolerance=settings.promotion_test_tolerance)
     # The rule's decision on this version, written once: later moves of the alias by people
-    # are recorded in the champion_moves trail and never overwrite it.
-    models.set_version_tags(challenger, decision.as_tags())
+    # are recorded in the champion_moves trail and never overwrite it. The challenger's agreement
+    # with the champion on recent traffic is recorded with it: how much production would change.
+    agreement = model_evaluation.agreement
+    extra = ({AGREEMENT_TAG: f"{agreement:.4f} on {model_evaluation.agreement_rows} recent predictions"}
+             if agreement is not None else {})
+    models.set_version_tags(challenger, {**decision.as_tags(), **extra})
     before = model_evaluation.champion_version
     if decision.promote:
         with store.open() as db:
             move_champion(models, db, challenger, kind=MOVE_BY_RULE,
                           actor=f"dagster run {context.run.run_id[:8]}", reason=decision.reason)
-    mlf.set_tags(decision.as_tags())
+    mlf.set_tags({**decision.as_tags(), **extra})
     mlf.log_metric("promoted", 1.0 if decision.promote else 0.0)
     context.log.info(f"{'PROMOTED' if decision.promote else 'not promoted'} v{challenger}: {decision.reason}")
     mlf.finish()
@@ -223,6 +279,8 @@ def promoted_model(context: dg.AssetExecutionContext, trained_model: TrainedMode
         "champion_before": before or "none",
         "champion_after": str(after.version) if after else "none",
         "moved_by": "rule",
+        "feedback_labels_in_test": model_evaluation.feedback_labels,
+        "champion_agreement_recent_traffic": agreement if agreement is not None else "n/a",
         "challenger_weighted_f1": f1,
         "champion_weighted_f1_same_test": (model_evaluation.champion_weighted_f1
                                            if model_evaluation.champion_weighted_f1 is not None else "n/a"),
