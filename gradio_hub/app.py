@@ -26,6 +26,7 @@ from gradio_hub.tabs import dataset as tab_dataset
 from gradio_hub.tabs import monitoring as tab_monitoring
 from gradio_hub.tabs import overview as tab_overview
 from gradio_hub.tabs import predict as tab_predict
+from gradio_hub.tabs import review as tab_review
 from gradio_hub.tabs import training as tab_training
 from rakuten_assets.core.settings import Settings, get_settings
 
@@ -96,6 +97,8 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
                 overview = tab_overview.build(ctx)
             with gr.Tab("Predict", id="predict", elem_id="tab-predict") as predict_tab:
                 predict = tab_predict.build(ctx)
+            with gr.Tab("Review", id="review", elem_id="tab-review") as review_tab:
+                review = tab_review.build(ctx, session_user)
             with gr.Tab("Dataset", id="dataset", elem_id="tab-dataset") as dataset_tab:
                 dataset = tab_dataset.build(ctx, session_user)
             with gr.Tab("Training", id="training", elem_id="tab-training") as training_tab:
@@ -107,7 +110,8 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
         # alone; the Monitoring tab's live timer runs only while that tab is open.
         demo.load(overview.refresh, overview.inputs, overview.outputs, api_visibility="private")
         timer = monitoring.timer
-        for tab, handles in ((overview_tab, overview), (predict_tab, predict), (dataset_tab, dataset),
+        for tab, handles in ((overview_tab, overview), (predict_tab, predict), (review_tab, review),
+                             (dataset_tab, dataset),
                              (training_tab, training), (monitoring_tab, monitoring)):
             tab.select(handles.refresh, handles.inputs, handles.outputs, api_visibility="private")
             tab.select(_timer_on if tab is monitoring_tab else _timer_off, outputs=[timer],

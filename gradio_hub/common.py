@@ -89,6 +89,28 @@ def scratch_dir(max_age_s: float = 86_400) -> Path:
     return folder
 
 
+# Characters that make a spreadsheet read a cell as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell that a spreadsheet would run as a formula, prefixed with a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(frame, path: Path) -> Path:
+    """A CSV for people to open in a spreadsheet: text cells that would start a formula are
+    neutralised; numbers are written as numbers."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(neutralise_cell)
+    safe.to_csv(path, index=False)
+    return path
+
+
 # --- errors ----------------------------------------------------------------------------------------
 class ServiceUnavailable(Exception):
     """A service could not be reached at all."""

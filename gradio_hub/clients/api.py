@@ -62,7 +62,12 @@ class ApiClient:
     def _json(self, method: str, path: str, **kwargs) -> Any:
         response = self._request(method, path, **kwargs)
         if response.status_code >= 400:
-            raise ServiceError(SERVICE, _detail(response), response.status_code)
+            error = ServiceError(SERVICE, _detail(response), response.status_code)
+            try:
+                error.detail = response.json().get("detail")  # the API's structured detail
+            except (ValueError, AttributeError):
+                error.detail = None
+            raise error
         return response.json()
 
     # --- operations ------------------------------------------------------------------------------
@@ -106,6 +111,25 @@ class ApiClient:
     def predict_batch(self, items: list[dict]) -> dict:
         return self._json("POST", "/predict/batch", json={"items": items},
                           timeout=max(self.timeout, 30.0))
+
+    # --- feedback (ground truth) ------------------------------------------------------------------
+    def _feedback_headers(self) -> dict:
+        token = self.settings.feedback_token
+        if not token:
+            raise ServiceError(SERVICE, "no RAKUTEN_FEEDBACK_TOKEN configured: labels are saved "
+                               "through the API's /feedback, which needs it (set it for the API and "
+                               "the hub)")
+        return {"Authorization": f"Bearer {token}"}
+
+    def feedback(self, prediction_id: str, prdtypecode: int) -> dict:
+        """One label; the API's answer (status stored / unchanged / replaced)."""
+        return self._json("POST", "/feedback", json={"prediction_id": prediction_id,
+                                                     "prdtypecode": int(prdtypecode)},
+                          headers=self._feedback_headers())
+
+    def feedback_batch(self, items: list[dict]) -> dict:
+        return self._json("POST", "/feedback/batch", json={"items": items},
+                          headers=self._feedback_headers(), timeout=max(self.timeout, 60.0))
 
     @property
     def docs_url(self) -> str:

@@ -147,3 +147,32 @@ class StoreReader:
         """Every move of the serving alias, newest first (who, when, from, to, why)."""
         return self._call(lambda s: s.champion_moves(self.settings.model_name,
                                                      self.settings.champion_alias, limit))
+
+    # --- ground truth ------------------------------------------------------------------------------
+    def review_queue(self, limit: int = 50) -> pd.DataFrame:
+        from rakuten_assets.core.feedback import review_queue
+
+        return self._call(lambda s: review_queue(s, limit=limit))
+
+    def labelling_requests(self, limit: int = 20) -> list:
+        from rakuten_assets.core.feedback import labelling_requests
+
+        return self._call(lambda s: labelling_requests(s, limit=limit))
+
+    def live_quality(self) -> list:
+        from datetime import datetime, timedelta, timezone
+
+        from rakuten_assets.core.feedback import live_quality
+
+        since = datetime.now(timezone.utc) - timedelta(hours=self.settings.live_quality_window_hours)
+        return self._call(lambda s: live_quality(s, since=since))
+
+    def export_labels(self) -> pd.DataFrame:
+        from rakuten_assets.core.feedback import export_labels
+
+        return self._call(export_labels)
+
+    def count_labels(self) -> int:
+        from rakuten_assets.core.feedback import count_labels
+
+        return self._call(count_labels)

@@ -49,11 +49,46 @@ CATEGORY_NAMES_EN: dict[int, str] = {
     2220: "Pet Store > Dog Accessories and Food",
 }
 
+# The same names in French (the catalogue's language), for people labelling by name.
+CATEGORY_NAMES_FR: dict[int, str] = {
+    10: 'Livres > Sous-catégorie inconnue',
+    40: 'Jeux vidéo & Consoles > Jeux vidéo',
+    50: 'Jeux vidéo & Consoles > Accessoires de jeux vidéo',
+    60: 'Jeux vidéo & Consoles > Consoles',
+    1140: 'Jeux vidéo & Consoles > Figurines',
+    1160: 'Jeux vidéo & Consoles > Cartes de jeu',
+    1180: 'Jeux vidéo & Consoles > Jeux de rôle et jeux de figurines',
+    1280: 'Jouets & Enfants > Jouets',
+    1281: 'Jouets & Enfants > Jeux de société',
+    1300: 'Jouets & Enfants > Modélisme',
+    1301: 'Jouets & Enfants > Jeux de café',
+    1302: 'Jouets & Enfants > Jeux de plein air',
+    1320: 'Jouets & Enfants > Puériculture',
+    1560: 'Maison > Mobilier',
+    1920: 'Maison > Linge de maison',
+    1940: 'Vins et Gastronomie > Petit déjeuner',
+    2060: 'Maison > Décoration',
+    2220: 'Animalerie > Accessoires et nourriture pour chiens',
+    2280: 'Livres > Revues',
+    2403: 'Livres > Lots de livres et magazines',
+    2462: 'Jeux vidéo & Consoles > Lots de consoles et jeux vidéo',
+    2522: 'Livres > Fournitures de papeterie',
+    2582: 'Jardin & Piscine > Mobilier de jardin',
+    2583: 'Jardin & Piscine > Entretien piscine & spa',
+    2585: 'Jardin & Piscine > Outillage de jardin',
+    2705: 'Livres > eBooks',
+    2905: 'Jeux vidéo & Consoles > Jeux vidéo > Jeux vidéo PC',
+}
+
 
 def category_name(code: int) -> str:
     """Readable name for a code; unknown codes are named, not raised on, because
     a model trained elsewhere may emit codes this table does not know."""
     return CATEGORY_NAMES_EN.get(int(code), f"Unknown category {code}")
+
+
+def category_name_fr(code: int) -> str:
+    return CATEGORY_NAMES_FR.get(int(code), f"Catégorie inconnue {code}")
 
 
 def is_known_code(code: object) -> bool:

@@ -317,17 +317,18 @@ def export_labels(store: ProductStore) -> pd.DataFrame:
 
 
 def parse_label_rows(rows: Iterable[dict]) -> tuple[list[FeedbackItem], dict[int, str]]:
-    """Rows of an imported CSV (prediction_id, prdtypecode) -> items, and problems by row number."""
+    """Rows of an imported CSV (prediction_id, prdtypecode) -> items, and the reason each other
+    row was left out, by row number."""
     items, problems = [], {}
     for number, row in enumerate(rows, start=1):
         pid = str(row.get("prediction_id") or "").strip()
         raw = str(row.get("prdtypecode") or "").strip()
-        if not pid:
-            problems[number] = "no prediction_id"
-        elif not raw.lstrip("-").isdigit():
-            problems[number] = f"prdtypecode {raw[:20]!r} is not a number"
+        if not pid or len(pid) > 64:
+            problems[number] = "no valid prediction_id"
+        elif not raw.isdigit():
+            problems[number] = "prdtypecode not a number"
         elif not is_known_code(int(raw)):
-            problems[number] = f"unknown prdtypecode {raw}"
+            problems[number] = "unknown prdtypecode"
         else:
             items.append(FeedbackItem(pid, int(raw)))
     return items, problems

@@ -30,6 +30,7 @@ require_chromium()
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 TAB_TIMEOUT_MS = 30_000
+FEEDBACK_TOKEN = "hub-feedback-token"
 XSS = '<b>bold</b><img src=x onerror="window.__hub_xss = 1">'
 
 
@@ -38,7 +39,7 @@ XSS = '<b>bold</b><img src=x onerror="window.__hub_xss = 1">'
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub_browser")
     with hub_stack(root, dagster=True, daemon=True, second_version=True, meanwhile=drift_reports,
-                   RAKUTEN_PROMOTION_MARGIN="1.0") as live:
+                   RAKUTEN_PROMOTION_MARGIN="1.0", RAKUTEN_FEEDBACK_TOKEN=FEEDBACK_TOKEN) as live:
         demo, url = launch_hub(live.hub_settings())
         live.hub_url = url
         live.demo = demo
@@ -492,3 +493,66 @@ def test_control_actions_run_one_at_a_time_and_predictions_side_by_side(stack, b
         demo.close()
     assert peak["ingest"] == 1, "two control actions ran at once"
     assert peak["predict"] >= 2, "predictions waited for each other"
+
+
+def test_review_queue_labels_from_the_keyboard_through_the_feedback_path(stack, page, tmp_path):
+    """The least known traffic first; a typed code (Enter) or a typed word saves a label through
+    the API's /feedback; an ambiguous word saves nothing; labels go out and come in as CSV."""
+    import httpx
+
+    from rakuten_assets.core.feedback import labels_frame, open_labelling_request
+    from rakuten_assets.core.store import ProductStore
+
+    store = ProductStore(stack.settings.db_url)
+    open_labelling_request(store, window_start=datetime.now(UTC) - timedelta(minutes=5),
+                           window_end=datetime.now(UTC), labels_needed=50, drift_report_id=None,
+                           model_version="1", note="drift (oov_share, language) in a browser test")
+    items = [{"designation": "東京タワー 記念 グッズ"}, {"designation": "Piscine tubulaire ronde 3 m"},
+             {"designation": "Coussin décoratif coton 45x45"}, {"designation": "Jeu PS4 FIFA 19"}]
+    answers = httpx.post(stack.api.url + "/predict/batch", json={"items": items}).json()["predictions"]
+    ids = [a["prediction_id"] for a in answers]
+    wait_for(lambda: {*ids} <= set(store.read_inference_log(last_rows=500)["prediction_id"]), 30, 0.3,
+             "the predictions in the log")
+
+    open_hub(page, stack.hub_url)
+    open_tab(page, "Review")
+    wait_text(page, "review-requests", "Labelling request")
+    assert "0 of 50 labels" in text_of(page, "review-requests")
+    # The Japanese title: nothing the model knows, so it comes first.
+    wait_text(page, "review-item", "東京タワー")
+    assert "knew 0% of the words" in text_of(page, "review-item")
+    shot(page, "review")
+    fill(page, "review-typed", "2705")  # a code and Enter: saved, the next item shows
+    page.locator("#review-typed textarea, #review-typed input").first.press("Enter")
+    wait_text(page, "review-message", "Saved 2705")
+    labels = labels_frame(store).set_index("prediction_id")
+    assert labels.loc[ids[0], "prdtypecode"] == 2705 and labels.loc[ids[0], "source"] == "api"
+    assert "東京タワー" not in text_of(page, "review-item")
+
+    fill(page, "review-typed", "jeu")  # several categories hold the word: nothing is saved
+    page.locator("#review-typed textarea, #review-typed input").first.press("Enter")
+    wait_text(page, "review-message", "matches several categories")
+    assert len(labels_frame(store)) == 1
+    fill(page, "review-typed", "piscine spa")  # one category: saved
+    page.locator("#review-typed textarea, #review-typed input").first.press("Enter")
+    wait_text(page, "review-message", "Saved 2583")
+    page.locator("#review-right").click()  # the model's own answer, confirmed
+    wait_for(lambda: len(labels_frame(store)) == 3, 30, 0.3, "the confirmed label")
+    wait_text(page, "review-requests", "3 of 50 labels")
+
+    page.locator("#review-export").click()
+    link = page.locator("#review-export-file a").first
+    link.wait_for()
+    exported = httpx.get(link.get_attribute("href"), timeout=10).text
+    assert exported.splitlines()[0].startswith("prediction_id,prdtypecode") and ids[0] in exported
+
+    upload = tmp_path / "labels.csv"
+    upload.write_text("prediction_id,prdtypecode\n"  # new, unknown id, unknown code, same, changed
+                      f"{ids[1]},2583\n{'0' * 32},10\n{ids[2]},777\n{ids[0]},2705\n{ids[3]},2462\n")
+    page.locator("#review-import-file input[type=file]").set_input_files(str(upload))
+    page.locator("#review-import").click()
+    said = wait_text(page, "review-import-message", "rows read")
+    assert "5 rows read: 1 labels stored, 1 replaced, 1 unchanged" in said
+    assert "1 no logged prediction has this id" in said and "1 unknown prdtypecode" in said
+    assert labels_frame(store).set_index("prediction_id").loc[ids[3], "prdtypecode"] == 2462
+    assert not page.hub_errors, page.hub_errors

@@ -503,3 +503,13 @@ def test_launch_serves_the_hub_on_a_sub_path(stack, monkeypatch):
     finally:
         demo.close()
         get_settings.cache_clear()
+
+
+def test_typed_labels_resolve_to_one_category_or_say_which():
+    from gradio_hub.labelling import resolve_label
+
+    assert resolve_label("2583") == (2583, [])
+    assert resolve_label("piscine spa") == (2583, []) and resolve_label("linge") == (1920, [])
+    code, candidates = resolve_label("jeu")
+    assert code is None and 40 in candidates and 1940 not in candidates  # "déjeuner" is no game
+    assert resolve_label("999") == (None, []) and resolve_label("") == (None, [])
