@@ -53,8 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return live_quality(store, since=since), labelling_requests(store, status=REQUEST_OPEN)
 
     metrics.add_collector(DriftCollector(lambda: stores.get().latest_drift()))
-    metrics.add_collector(QualityCollector(live_quality, window_hours=settings.live_quality_window_hours,
-                                           min_labels=settings.live_quality_min_labels))
+    quality = QualityCollector(live_quality, window_hours=settings.live_quality_window_hours,
+                               min_labels=settings.live_quality_min_labels)
+    metrics.add_collector(quality)
     writer = InferenceLogWriter(store_factory, metrics,
                                 flush_seconds=settings.inference_log_flush_seconds,
                                 buffer_max=settings.inference_log_buffer_max)
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.state.writer = writer
     app.state.stores = stores
+    app.state.quality = quality
     app.add_middleware(HttpMiddleware, metrics=metrics, max_body=settings.api_max_body_bytes)
     install_error_handlers(app, metrics)
     models = build_request_models(settings.api_max_text_chars, settings.api_max_batch)

@@ -28,6 +28,11 @@ class QualityCollector:
         self._read_at = 0.0
         self._ok = False
 
+    def invalidate(self) -> None:
+        """Read again at the next scrape (a label just arrived on this replica)."""
+        with self._lock:
+            self._read_at = 0.0
+
     def _latest(self) -> tuple[list, list]:
         with self._lock:
             if time.monotonic() - self._read_at >= self._ttl:

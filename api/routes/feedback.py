@@ -117,6 +117,7 @@ async def _record(request: Request, items: list[FeedbackItem]):
 
 
 def _count(request: Request, results) -> None:
+    request.app.state.quality.invalidate()
     counter = request.app.state.metrics.feedback
     for result in results:
         if result.status != "unchanged":

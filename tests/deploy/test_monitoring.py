@@ -413,6 +413,29 @@ RULE_TESTS = [
          {"eval_time": "3m", "alertname": "RakutenInferenceLogBacklog", "exp_alerts": []},
          {"eval_time": "7m", "alertname": "RakutenInferenceLogBacklog",
           "exp_alerts": [{"exp_labels": {"severity": "warning"}}]}]},
+    # --- live accuracy: the served v3 at 0.55 live against 0.85 on test fires after 30 minutes;
+    #     v2 (no longer served: its test accuracy is 0) and a small gap never do ---
+    {"interval": "1m",
+     "input_series": [
+         {"series": f'rakuten_model_test_accuracy{{{API_LABELS}, model_version="3"}}', "values": "0.85x60"},
+         {"series": f'rakuten_live_accuracy{{{API_LABELS}, model_version="3"}}', "values": "0.8x10 0.55x50"},
+         {"series": f'rakuten_model_test_accuracy{{{API_LABELS}, model_version="2"}}', "values": "0x60"},
+         {"series": f'rakuten_live_accuracy{{{API_LABELS}, model_version="2"}}', "values": "0.3x60"}],
+     "alert_rule_test": [
+         {"eval_time": "10m", "alertname": "RakutenLiveAccuracyBelowTest", "exp_alerts": []},
+         {"eval_time": "30m", "alertname": "RakutenLiveAccuracyBelowTest", "exp_alerts": []},  # pending
+         {"eval_time": "45m", "alertname": "RakutenLiveAccuracyBelowTest",
+          "exp_alerts": [{"exp_labels": {"severity": "warning", "model_version": "3"}}]}]},
+    # --- labels requested: an open request for 5 minutes; none open stays quiet ---
+    {"interval": "1m",
+     "input_series": [
+         {"series": f"rakuten_labelling_requests_open{{{API_LABELS}}}", "values": "0x5 1x20 0x10"},
+         {"series": f"rakuten_labelling_labels_missing{{{API_LABELS}}}", "values": "0x5 200x20 0x10"}],
+     "alert_rule_test": [
+         {"eval_time": "5m", "alertname": "RakutenLabelsRequested", "exp_alerts": []},
+         {"eval_time": "15m", "alertname": "RakutenLabelsRequested",
+          "exp_alerts": [{"exp_labels": {"severity": "warning"}}]},
+         {"eval_time": "30m", "alertname": "RakutenLabelsRequested", "exp_alerts": []}]},
 ]
 
 
@@ -579,6 +602,9 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
     # Batches of 50 overflow a 40-row buffer: real drops, so the dropped-rows counter exists.
     env["RAKUTEN_INFERENCE_LOG_BUFFER_MAX"] = "40"
+    # Feedback on, with live quality reported from a few labels (right and wrong ones below).
+    env["RAKUTEN_FEEDBACK_TOKEN"] = "monitoring-feedback"
+    env["RAKUTEN_LIVE_QUALITY_MIN_LABELS"] = "2"
     api_url = f"http://127.0.0.1:{api_port}"
     prom_url = f"http://127.0.0.1:{prom_port}"
     config_path = tmp_path / "prometheus.yml"
@@ -630,6 +656,15 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
         assert statuses.get(200) == 306 and statuses.get(422) == 8 and statuses.get(404) == 2, statuses
         assert 500 not in statuses
+        # Ground truth for four predictions: two right, two wrong.
+        auth = {"Authorization": "Bearer monitoring-feedback"}
+        for i in range(4):
+            answer = client.post(f"{api_url}/predict", json={"designation": f"Piscine tubulaire {i}"}).json()
+            code = answer["prdtypecode"] if i < 2 else (10 if answer["prdtypecode"] != 10 else 40)
+            labelled = client.post(f"{api_url}/feedback", headers=auth,
+                                   json={"prediction_id": answer["prediction_id"], "prdtypecode": code})
+            assert labelled.status_code == 201, labelled.text
+            predicted += 1
 
         def query(expr):
             return client.get(f"{prom_url}/api/v1/query", params={"query": expr}).json()
@@ -677,7 +712,8 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
                               "RakutenInferenceLogDroppingRows": {"firing"},
                               "RakutenApiDown": {"inactive"},
                               "RakutenNoModelServed": {"inactive"},
-                              "RakutenNoPredictions": {"inactive"}}.items():
+                              "RakutenNoPredictions": {"inactive"},
+                              "RakutenLabelsRequested": {"inactive"}}.items():
             if states.get(name) not in allowed:
                 failures.append(f"alert {name} is {states.get(name)}, expected one of {sorted(allowed)}")
         assert not failures, (f"{len(failures)} monitoring failure(s):\n- " + "\n- ".join(failures))
