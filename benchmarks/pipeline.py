@@ -55,7 +55,7 @@ def main() -> int:
     from rakuten_assets.core.settings import get_settings
 
     prepare_dagster_home(get_settings())
-    job = defs.resolve_job_def("all_assets_job")
+    job = defs().resolve_job_def("all_assets_job")
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -197,6 +198,48 @@ def test_sigterm_flushes_every_prediction_to_the_log(live, tmp_path):
     store = ProductStore(db_url)
     assert store.count_inference_rows() == served, server.log_tail()
     assert "rows written, 0 dropped" in server.log_tail()
+
+
+def test_sigterm_loses_no_accepted_label(live, tmp_path):
+    """Clients post labels while the server is stopped: every label answered 2xx is in the store
+    afterwards (a label is committed before its answer is sent)."""
+    from rakuten_assets.core.feedback import labels_frame
+    from rakuten_assets.core.store import ProductStore
+
+    _, settings, _, root = live
+    db_url = f"sqlite:///{tmp_path / 'labels.db'}"
+    server = LiveServer(root, env={"RAKUTEN_DATABASE_URL": db_url, "RAKUTEN_FEEDBACK_TOKEN": "sig-token"}
+                        ).start(wait="ready")
+    auth = {"Authorization": "Bearer sig-token"}
+    rng = random.Random(9)
+    answers = httpx.post(server.url + "/predict/batch", json={"items": [random_item(rng) for _ in range(200)]},
+                         timeout=30).json()["predictions"]
+    accepted: list[str] = []
+
+    async def label_until_stopped():
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            async def worker(chunk):
+                for answer in chunk:
+                    try:
+                        r = await client.post("/feedback", headers=auth,
+                                              json={"prediction_id": answer["prediction_id"], "prdtypecode": 10})
+                    except httpx.HTTPError:
+                        return  # the server is gone: the rest were never accepted
+                    if r.status_code in (200, 201):
+                        accepted.append(answer["prediction_id"])
+            await asyncio.gather(*(worker(answers[i::8]) for i in range(8)))
+
+    stopper = threading.Timer(0.6, server.proc.send_signal, args=(signal.SIGTERM,))
+    try:
+        stopper.start()
+        asyncio.run(label_until_stopped())
+        server.proc.wait(60)
+    finally:
+        stopper.cancel()
+        server.stop()
+    assert accepted, "no label was accepted before the stop"
+    stored = set(labels_frame(ProductStore(db_url))["prediction_id"])
+    assert set(accepted) <= stored, f"{len(set(accepted) - stored)} accepted labels lost"
 
 
 def test_mlflow_down_at_start_then_back(tmp_path_factory):
