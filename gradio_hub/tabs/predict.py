@@ -13,10 +13,23 @@ HISTORY_TYPES = ["str", "str", "str", "number", "str", "number", "str", "number"
 PREVIEW_ROWS = 50
 
 
+# Below this share of known words, the hub says the answer is a guess.
+LOW_KNOWN_SHARE = 0.5
+
+
+def known_words_html(share) -> str:
+    if share is None:
+        return ""
+    if share < LOW_KNOWN_SHARE:
+        return notice(f"The model knows only {100 * share:.0f}% of these words: text of a kind it never saw, "
+                      "so this answer says little. A label for it (Review tab) teaches the next model.", "warn")
+    return f'<div class="hub-known-words">The model knows {100 * share:.0f}% of these words.</div>'
+
+
 def result_html(answer: dict) -> str:
     top = answer.get("top_k") or []
     rows = [[str(t["prdtypecode"]), t["category"], f"{100 * float(t['probability']):.1f}%"] for t in top]
-    return (
+    return known_words_html(answer.get("known_word_share")) + (
         '<div class="hub-prediction" style="margin:0.3em 0 0.6em">'
         '<div style="opacity:0.75">Predicted category</div>'
         f'<div class="hub-predicted-category" style="font-size:1.4em;font-weight:700">{esc(answer["category"])}</div>'
