@@ -170,3 +170,26 @@ def test_drift_with_new_labels_retrains_once_per_report_with_a_cooldown(rakuten_
     state["last_request_at"] = time.time() - 31 * 60
     _fake_drift_report(instance, drifted=True, share=0.9)
     assert len(_requests(_evaluate(sensor, instance, json.dumps(state)))) == 1
+
+
+def test_labels_are_new_data_the_next_training_learns_from(rakuten_env, monkeypatch):
+    """300 labels on 300 new products make the next training dataset 300 rows larger, and
+    new_data_sensor counts them."""
+    monkeypatch.setenv("RAKUTEN_RETRAIN_MIN_NEW_ROWS", "300")
+    _reset_settings()
+    instance = DagsterInstance.ephemeral()
+    first = _run(instance, "all_assets_job")
+    rows = next(e.event_specific_data.materialization.metadata["rows"].value for e in first.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION"
+                and e.event_specific_data.materialization.asset_key.path == ["training_dataset"])
+    new_data = _sensor("new_data_sensor")
+    assert not _requests(_evaluate(new_data, instance))
+    ids = _log_predictions(rakuten_env, 300)
+    _label(rakuten_env, ids, code=2583)
+    (request,) = _requests(_evaluate(new_data, instance))
+    assert request.tags["rakuten/new_rows"] == "300"
+    second = _run(instance, "training_job", tags=request.tags)
+    metadata = next(e.event_specific_data.materialization.metadata for e in second.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION"
+                    and e.event_specific_data.materialization.asset_key.path == ["training_dataset"])
+    assert metadata["rows"].value == rows + 300 and metadata["feedback_rows"].value == 300
