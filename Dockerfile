@@ -5,39 +5,42 @@
 #   docker build -t rakuten-mlops:latest .
 #   docker run --rm rakuten-mlops:latest --help          # = rakuten --help
 #
-# Stage 1 compiles and installs; stage 2 is python slim with the virtualenv copied in:
-# no compiler, no uv, no build headers, running as an unprivileged user.
+# Stage 1 installs exactly uv.lock (`uv sync --frozen`, runtime dependencies only) into
+# /opt/venv; stage 2 is python slim with that virtualenv copied in: no uv, no build tools,
+# running as an unprivileged user. Every locked package has a wheel for Linux x86_64 and
+# aarch64, so no compiler is installed. Builds without a registry (the compose test) pass
+# PYTHON_IMAGE=a local stand-in (scripts/local-images.py).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
+# The uv the Makefile pins (tests/deploy/test_lockfile.py checks they agree).
+ARG UV_VERSION=0.13.9
+
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
-    UV_NO_CACHE=1
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv
 
-# Build tools only here: for any dependency without a wheel for this platform.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
- && rm -rf /var/lib/apt/lists/*
-
-RUN pip install uv \
- && python -m venv /opt/venv
+RUN python -m venv /opt/uv \
+ && /opt/uv/bin/pip install "uv==${UV_VERSION}"
 
 WORKDIR /src
-# Dependencies first (their layer is reused while only the project's code changes) ...
-COPY pyproject.toml README.md ./
-RUN uv pip install --python /opt/venv/bin/python -r pyproject.toml
+# Dependencies first, from the lock alone (this layer is reused while only the code changes) ...
+COPY pyproject.toml uv.lock README.md ./
+RUN /opt/uv/bin/uv sync --frozen --no-install-project --python /usr/local/bin/python3
 # ... then the project itself, as a regular (non-editable) install.
 COPY rakuten_assets ./rakuten_assets
 # rakuten_assets/cli/monitoring/ links into monitoring/; the wheel takes the files themselves.
 COPY monitoring ./monitoring
 COPY api ./api
 COPY gradio_hub ./gradio_hub
-RUN uv pip install --python /opt/venv/bin/python --no-deps . \
+RUN /opt/uv/bin/uv sync --frozen --no-editable --python /usr/local/bin/python3 \
  && /opt/venv/bin/rakuten --help >/dev/null
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.support.env import PG_ADMIN_URL, TEST_ENV, end_mlflow_runs, project_env_keys
+from tests.support.postgres import pg_available, pg_execute
 from tests.support.models import register_model, small_labelled_frame
 
 
@@ -32,32 +33,18 @@ def rakuten_env(tmp_path, monkeypatch):
     end_mlflow_runs()
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 @pytest.fixture
 def pg_database_url():
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    if not _pg_available():
+    if not pg_available():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} in CI")
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
-    import psycopg
-
     name = f"rakuten_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    pg_execute(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

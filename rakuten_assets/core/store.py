@@ -193,9 +193,10 @@ class BatchResult:
 
 
 def make_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):
-        # Name the driver: SQLAlchemy 2.1 reads a plain postgresql:// URL as psycopg 3.
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith(("postgresql://", "postgres://")):
+        # psycopg2, the one PostgreSQL driver of the project (docs/architecture.md): SQLAlchemy
+        # 2.1 reads a plain postgresql:// URL as psycopg 3, which is not installed.
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     kwargs: dict = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # The API writes from a background thread while the hub and Dagster read.

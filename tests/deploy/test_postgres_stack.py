@@ -25,13 +25,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.env import PROJECT_ROOT
+from tests.support.env import PG_ADMIN_URL, PROJECT_ROOT
+from tests.support.postgres import pg_available, pg_conninfo, pg_execute
+from tests.support.postgres import pg_query as query
 
 ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
 DRIFT_JOB = "drift_job"  # the job that materialises the `drift_report` asset
 
-PG_ADMIN_URL = os.environ.get("RAKUTEN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 # Generous: on a loaded machine the stack took up to ~7 minutes; on a quiet one about 2.5.
 pytestmark = pytest.mark.timeout(1200)
@@ -70,25 +71,17 @@ def tail(log: Path | None, lines: int = 40) -> str:
     return f"--- last lines of {log.name} ---\n" + "\n".join(text[-lines:])
 
 
-def pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def pg_url(database: str) -> str:
     return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
 
 
 def pg_query(database: str, sql: str, params: tuple = ()) -> list[tuple]:
-    import psycopg
+    return query(pg_url(database), sql, params)
 
-    with psycopg.connect(pg_url(database), connect_timeout=5) as conn:
-        return conn.execute(sql, params).fetchall()
+
+def psycopg2_url(url: str) -> str:
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the project's driver is psycopg2."""
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
@@ -146,11 +139,9 @@ def stack_databases():
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
     if shutil.which("psql") is None:
         pytest.fail("psql (Debian's postgresql-client) is needed to run deploy/postgres-init.sh")
-    import psycopg
-
     suffix = uuid.uuid4().hex[:8]
     names = {kind: f"stack_{suffix}_{kind}" for kind in ("rakuten", "mlflow", "dagster")}
-    admin = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_URL)
+    admin = pg_conninfo(PG_ADMIN_URL)
     env = {**os.environ, "POSTGRES_USER": admin.get("user", "postgres"),
            "PGHOST": admin.get("host", "127.0.0.1"), "PGPORT": str(admin.get("port", 5432)),
            "RAKUTEN_DATABASES": " ".join(names.values())}
@@ -164,9 +155,8 @@ def stack_databases():
                        for n in names.values()), out.stdout
         yield names
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            for name in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_execute(PG_ADMIN_URL, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                                   for name in names.values()))
 
 
 @pytest.fixture
@@ -181,8 +171,8 @@ def stack_env(tmp_path, stack_databases):
         "RAKUTEN_HOME": str(tmp_path / "home"),
         "RAKUTEN_DATABASE_URL": pg_url(stack_databases["rakuten"]),
         "DAGSTER_HOME": str(dagster_home),
-        # psycopg2, as deploy/dagster.yaml explains
-        "DAGSTER_PG_URL": pg_url(stack_databases["dagster"]).replace("postgresql://", "postgresql+psycopg2://", 1),
+        # psycopg2 named, as deploy/dagster.yaml explains
+        "DAGSTER_PG_URL": psycopg2_url(pg_url(stack_databases["dagster"])),
         "DAGSTER_STORAGE_DIR": str(tmp_path / "dagster_storage"),
         "DAGSTER_COMPUTE_LOGS_DIR": str(tmp_path / "dagster_logs"),
         "RAKUTEN_SYNTHETIC_ROWS": "3000",
@@ -212,7 +202,7 @@ def test_stack_runs_as_processes_on_postgres(tmp_path, stack_databases, stack_en
         artifacts = tmp_path / "mlartifacts"
         mlflow_proc, mlflow_log = processes.start("mlflow", [
             str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-            "--workers", "1", "--backend-store-uri", pg_url(stack_databases["mlflow"]),
+            "--workers", "1", "--backend-store-uri", psycopg2_url(pg_url(stack_databases["mlflow"])),
             "--artifacts-destination", str(artifacts), "--serve-artifacts",
         ], stack_env, cwd)
         tracking_uri = f"http://127.0.0.1:{mlflow_port}"
