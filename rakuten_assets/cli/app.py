@@ -37,8 +37,21 @@ def load_settings():
     try:
         return get_settings()
     except ValidationError as exc:
-        lines = [f"  RAKUTEN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
-        _fail("invalid configuration:\n" + "\n".join(lines))
+        lines = [f"RAKUTEN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]
+        # One problem, one line (what `docker compose logs` shows of a refused container).
+        _fail("invalid configuration: " + lines[0] if len(lines) == 1
+              else "invalid configuration:\n" + "\n".join("  " + line for line in lines))
+
+
+def _dagster_home(settings) -> Path:
+    """DAGSTER_HOME ready for a run, or a one-line error naming what is missing."""
+    from rakuten_assets.cli.services import DagsterHomeError, prepare_dagster_home
+
+    try:
+        return prepare_dagster_home(settings)
+    except DagsterHomeError as exc:
+        _fail(str(exc))
 
 
 def _migrate(settings) -> str | None:
@@ -77,7 +90,6 @@ def ingest(
     Rejected rows are counted with their reason; a batch that was already loaded inserts nothing.
     """
     from rakuten_assets.cli.runs import run_job_in_process
-    from rakuten_assets.cli.services import prepare_dagster_home
 
     settings = load_settings()
     if y is not None and x is None:
@@ -85,7 +97,7 @@ def ingest(
     for path in (x, y):
         if path is not None and not path.is_file():
             _fail(f"file not found: {path}")
-    prepare_dagster_home(settings)
+    _dagster_home(settings)
     _migrate(settings)
     config = {}
     if x is not None:
@@ -104,10 +116,9 @@ def materialize(
     """Materialise every asset in-process (ingest the next batch, train, evaluate, promote), print
     a summary and exit non-zero on failure. The run shows in the Dagster UI like any other."""
     from rakuten_assets.cli.runs import run_job_in_process
-    from rakuten_assets.cli.services import prepare_dagster_home
 
     settings = load_settings()
-    prepare_dagster_home(settings)
+    _dagster_home(settings)
     _migrate(settings)
     ok = run_job_in_process(job, echo=typer.echo, tags={"rakuten/trigger": "cli"})
     raise typer.Exit(0 if ok else 1)
@@ -139,7 +150,6 @@ def _move(version: str | None, reason: str, *, rollback: bool) -> None:
     from mlflow.exceptions import MlflowException
 
     from rakuten_assets.cli.runs import report_champion_move
-    from rakuten_assets.cli.services import prepare_dagster_home
     from rakuten_assets.core.promotion import (
         MOVE_BY_PERSON,
         MOVE_ROLLBACK,
@@ -150,7 +160,7 @@ def _move(version: str | None, reason: str, *, rollback: bool) -> None:
     from rakuten_assets.core.store import ProductStore
 
     settings = load_settings()
-    prepare_dagster_home(settings)
+    _dagster_home(settings)
     _migrate(settings)
     store = ProductStore(settings.db_url)
     registry = ModelRegistry(settings)
@@ -225,14 +235,10 @@ def up(
     Dagster webserver and daemon (sensors and schedules), the API, the hub, the MLflow UI and
     Prometheus (when installed) until Ctrl-C."""
     from rakuten_assets.cli.runs import ensure_champion
-    from rakuten_assets.cli.services import (
-        prepare_dagster_home,
-        service_processes,
-        service_urls,
-    )
+    from rakuten_assets.cli.services import service_processes, service_urls
 
     settings = load_settings()
-    prepare_dagster_home(settings)
+    _dagster_home(settings)
     _migrate(settings)
     if not skip_bootstrap and not ensure_champion(echo=typer.echo):
         _fail("the first pipeline run failed; see the summary above", code=1)

@@ -27,8 +27,9 @@ run_coordinator:
     max_concurrent_runs: 1
 """
 
+WORKSPACE_HEADER = "# Written by `rakuten` at every start"
 WORKSPACE_YAML = f"""\
-# Written by `rakuten` at every start: the installed code location, whatever the current folder.
+{WORKSPACE_HEADER}: the installed code location, whatever the current folder.
 load_from:
   - python_module:
       module_name: rakuten_assets.definitions
@@ -37,9 +38,37 @@ load_from:
 """
 
 
+class DagsterHomeError(RuntimeError):
+    """DAGSTER_HOME cannot serve: its dagster.yaml reads variables that are not set."""
+
+
+def instance_variables(config: Path) -> list[str]:
+    """Environment variables a dagster.yaml reads (`{env: NAME}` values), in file order."""
+    import yaml
+
+    names: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if set(node) == {"env"} and isinstance(node["env"], str):
+                names.append(node["env"])
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(config.read_text()) or {})
+    return list(dict.fromkeys(names))
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME for every Dagster process we start, with its workspace file. A dagster.yaml is
-    written only when the folder has none, so a production one (PostgreSQL storage) is kept."""
+    written only when the folder has none, so a production one (PostgreSQL storage) is kept, and
+    so is a workspace.yaml we did not write (the image's points at the code-location server).
+    A dagster.yaml that reads unset variables is refused here, in one sentence, instead of in a
+    Dagster traceback (`docker run rakuten-mlops materialize` without DAGSTER_PG_URL)."""
     import os
 
     settings.ensure_dirs()
@@ -47,7 +76,16 @@ def prepare_dagster_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML_EMBEDDED)
-    (home / "workspace.yaml").write_text(WORKSPACE_YAML)
+    missing = [name for name in instance_variables(config) if not os.environ.get(name)]
+    if missing:
+        named = ", ".join(f"{n} (e.g. postgresql+psycopg2://USER:PASSWORD@HOST:5432/dagster)"
+                          if n == "DAGSTER_PG_URL" else n for n in missing)
+        them = "it" if len(missing) == 1 else "them"
+        raise DagsterHomeError(f"{named} not set: the Dagster instance in {config} reads {them}; "
+                               f"set {them}, or unset DAGSTER_HOME for the embedded SQLite default")
+    workspace = home / "workspace.yaml"
+    if not workspace.exists() or workspace.read_text().startswith(WORKSPACE_HEADER):
+        workspace.write_text(WORKSPACE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

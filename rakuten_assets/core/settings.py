@@ -9,8 +9,18 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Every secret in .env.example is a `change-me-...` placeholder; a process started with one is
+# refused (issue 10), naming the .env variable to set. Settings holding a secret -> that variable.
+PLACEHOLDER_MARK = "change-me"
+SECRET_SOURCES = {
+    "database_url": "POSTGRES_PASSWORD",
+    "mlflow_tracking_uri": "POSTGRES_PASSWORD",
+    "admin_token": "RAKUTEN_ADMIN_TOKEN",
+    "hub_users": "RAKUTEN_HUB_USERS",
+}
 
 
 class Settings(BaseSettings):
@@ -158,6 +168,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator(*SECRET_SOURCES)
+    @classmethod
+    def _no_placeholder_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and PLACEHOLDER_MARK in value:
+            raise ValueError(f"holds the `{PLACEHOLDER_MARK}` placeholder of .env.example: set a real "
+                             f"{SECRET_SOURCES[info.field_name]} in .env")
+        return value
 
     # --- derived locations ---------------------------------------------------------------------
     @property
