@@ -7,13 +7,9 @@ from dataclasses import dataclass, field
 from gradio_hub.auth import Gate
 from gradio_hub.clients.api import ApiClient
 from gradio_hub.clients.dagster import DagsterClient
+from gradio_hub.clients.docker import DockerEngine
 from gradio_hub.clients.registry import RegistryReader
-from gradio_hub.clients.services import (
-    DockerClient,
-    GrafanaClient,
-    MlflowUiClient,
-    PrometheusClient,
-)
+from gradio_hub.clients.services import GrafanaClient, MlflowUiClient, PrometheusClient
 from gradio_hub.clients.store import StoreReader
 from gradio_hub.live_metrics import MetricsHistory, history_for
 from rakuten_assets.core.settings import Settings
@@ -29,7 +25,7 @@ class HubContext:
     prometheus: PrometheusClient = field(init=False)
     grafana: GrafanaClient = field(init=False)
     mlflow_ui: MlflowUiClient = field(init=False)
-    docker: DockerClient = field(init=False)
+    docker: DockerEngine = field(init=False)
     gate: Gate = field(init=False)
     metrics_history: MetricsHistory = field(init=False)
 
@@ -42,6 +38,6 @@ class HubContext:
         self.prometheus = PrometheusClient(s)
         self.grafana = GrafanaClient(s)
         self.mlflow_ui = MlflowUiClient(s)
-        self.docker = DockerClient(s)
+        self.docker = DockerEngine(s)
         self.gate = Gate(s)
         self.metrics_history = history_for(self.api.base_url)

@@ -1,12 +1,9 @@
-"""Small clients of the optional HTTP services around the system: Prometheus, Grafana, the MLflow
-UI and the Docker engine. Each call has a timeout and fails with `ServiceUnavailable` saying how
-to start the service; none of them is needed for the hub to work.
+"""Small clients of the optional HTTP services around the system: Prometheus, Grafana and the
+MLflow UI (the Docker engine's is clients/docker.py). Each call has a timeout and fails with
+`ServiceUnavailable` saying how to start the service; none of them is needed for the hub to work.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import httpx
 
@@ -109,39 +106,3 @@ class MlflowUiClient(_HttpService):
         if not self.base_url:
             return None
         return f"{self.base_url}/#/models/{name}" + (f"/versions/{version}" if version else "")
-
-
-class DockerClient:
-    """The Docker engine's API, only when one is reachable (a socket or DOCKER_HOST)."""
-
-    service = "Docker"
-
-    def __init__(self, settings: Settings, *, timeout: float | None = None):
-        self.timeout = timeout or settings.hub_timeout_seconds
-        host = os.environ.get("DOCKER_HOST", "")
-        self.socket: str | None = None
-        self.base_url = "http://docker"
-        if host.startswith("unix://"):
-            self.socket = host[len("unix://"):]
-        elif host.startswith("tcp://"):
-            self.base_url = "http://" + host[len("tcp://"):]
-        elif Path("/var/run/docker.sock").exists():
-            self.socket = "/var/run/docker.sock"
-        self.configured = bool(self.socket) or host.startswith("tcp://")
-
-    def containers(self) -> list[dict]:
-        if not self.configured:
-            raise ServiceUnavailable(self.service, None, "no Docker engine on this machine",
-                                     "nothing to do unless the stack runs in containers")
-        transport = httpx.HTTPTransport(uds=self.socket) if self.socket else None
-        try:
-            with httpx.Client(transport=transport, timeout=self.timeout) as client:
-                response = client.get(self.base_url + "/containers/json", params={"all": "1"})
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(self.service, self.socket or self.base_url, reason_of(exc),
-                                     "start the Docker engine") from exc
-        if response.status_code >= 400:
-            raise ServiceError(self.service, f"HTTP {response.status_code}", response.status_code)
-        return [{"name": (c.get("Names") or ["?"])[0].lstrip("/"), "image": c.get("Image", ""),
-                 "state": c.get("State", ""), "status": c.get("Status", "")}
-                for c in response.json()]

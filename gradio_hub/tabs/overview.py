@@ -61,9 +61,13 @@ def probes(ctx: HubContext) -> list[Health]:
 
     def docker() -> str:
         found = ctx.docker.containers()
-        running = [c for c in found if c["state"] == "running"]
-        names = ", ".join(f"{c['name']} ({c['state']})" for c in found[:12]) or "no containers"
-        return f"{len(running)}/{len(found)} containers running: {names}"
+        running = [c for c in found if c.state == "running"]
+        names = ", ".join(f"{c.label} ({c.health or c.state})" for c in found[:16]) or "no containers"
+        unhealthy = [c.label for c in found if c.health == "unhealthy"]
+        text = f"{len(running)}/{len(found)} containers running: {names}"
+        if unhealthy:
+            text += f"; WARNING: unhealthy: {', '.join(unhealthy)}"
+        return text
 
     jobs = [
         ("API", api, {"url": ctx.api.docs_url, "hint": ctx.api.hint}),
