@@ -71,6 +71,24 @@ start_dockerd() {  # $1: storage driver
   return 1
 }
 
+remove_leftovers() {
+  # A dockerd this script has just started serves no test yet: containers, networks and volumes
+  # of test projects still there were left by a run that was killed (their restart policies
+  # would bring whole stacks back). Only the tests' own project names are touched.
+  local host="unix://$SOCKET" ids
+  ids=$(DOCKER_HOST=$host docker ps -a --filter label=com.docker.compose.project \
+        --format '{{.ID}} {{.Label "com.docker.compose.project"}}' | awk '$2 ~ /^rakuten-(ci|hubtest)-/ {print $1}')
+  ids+=" $(DOCKER_HOST=$host docker ps -a --format '{{.ID}} {{.Names}}' | awk '$2 ~ /^rakuten-hubtest-/ {print $1}')"
+  if [ -n "${ids// /}" ]; then
+    say "removing containers left by an interrupted test run"
+    DOCKER_HOST=$host docker rm -f $ids >/dev/null 2>&1 || true
+  fi
+  DOCKER_HOST=$host docker network ls --format '{{.Name}}' | grep -E '^rakuten-ci-' \
+    | xargs -r env DOCKER_HOST=$host docker network rm >/dev/null 2>&1 || true
+  DOCKER_HOST=$host docker volume ls -q | grep -E '^rakuten-ci-' \
+    | xargs -r env DOCKER_HOST=$host docker volume rm >/dev/null 2>&1 || true
+}
+
 start() {
   if [ -n "${DOCKER_HOST:-}" ] && docker_cli && answers "$DOCKER_HOST"; then
     echo "DOCKER_HOST=$DOCKER_HOST"; return 0
@@ -87,7 +105,10 @@ start() {
   if answers "unix://$SOCKET"; then echo "DOCKER_HOST=unix://$SOCKET"; return 0; fi
   local driver
   for driver in ${RAKUTEN_DOCKER_STORAGE_DRIVERS:-overlay2 vfs}; do
-    if start_dockerd "$driver"; then echo "DOCKER_HOST=unix://$SOCKET"; return 0; fi
+    if start_dockerd "$driver"; then
+      remove_leftovers
+      echo "DOCKER_HOST=unix://$SOCKET"; return 0
+    fi
   done
   say "could not start dockerd (see $LOG)"
   return 1

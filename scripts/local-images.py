@@ -139,6 +139,7 @@ def _stream_build(client: docker.DockerClient, tag: str, **kwargs) -> tuple[bool
             log.append(text)
             if text.startswith("Step "):
                 steps += 1
+                say(f"  {tag}: {text.strip()[:110]}")
             if text.strip().startswith("---> Running in"):
                 all_cached = False
     return all_cached and steps > 0, log
