@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import tomllib
 from contextlib import contextmanager
@@ -523,6 +522,14 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
                                    "--project-directory", str(ROOT), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    # Not vacuous: the same check fails on a broken file (and the CLI says so in its exit status).
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("condition: service_healthy",
+                                                       "condition: service_ready", 1))
+    result = subprocess.run(cli + ["-f", str(broken), "--env-file", str(ENV_EXAMPLE),
+                                   "--project-directory", str(ROOT), "config", "-q"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "depends_on.postgres.condition" in result.stderr, result.stderr
 
 
 # =================================================================================================

