@@ -130,8 +130,8 @@ def main() -> int:
 
     print(f"\nheld-out real traffic: {len(held_out)} rows of labeled_text.csv, never labelled; "
           f"synthetic catalogue: {args.synthetic_rows:,} rows; {time.perf_counter() - started:.0f} s")
-    print(f"| labels fed back | training rows | feedback labels on the test side | accuracy on held-out "
-          f"real traffic | weighted F1 | the rule |")
+    print("| labels fed back | training rows | feedback labels on the test side | accuracy on held-out "
+          "real traffic | weighted F1 | the rule |")
     print("|---:|---:|---:|---:|---:|---|")
     for k, train_rows, test_labels, accuracy, f1, decision in rows:
         print(f"| {k:,} | {train_rows:,} | {test_labels} | {accuracy:.4f} | {f1:.4f} | {decision} |")
