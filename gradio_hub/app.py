@@ -23,6 +23,7 @@ import gradio as gr
 from gradio_hub.common import esc, notice
 from gradio_hub.context import HubContext
 from gradio_hub.tabs import dataset as tab_dataset
+from gradio_hub.tabs import infrastructure as tab_infrastructure
 from gradio_hub.tabs import monitoring as tab_monitoring
 from gradio_hub.tabs import overview as tab_overview
 from gradio_hub.tabs import predict as tab_predict
@@ -105,6 +106,8 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
                 training = tab_training.build(ctx, session_user)
             with gr.Tab("Monitoring", id="monitoring", elem_id="tab-monitoring") as monitoring_tab:
                 monitoring = tab_monitoring.build(ctx)
+            with gr.Tab("Infrastructure", id="infrastructure", elem_id="tab-infrastructure") as infra_tab:
+                infrastructure = tab_infrastructure.build(ctx, session_user)
 
         # Each tab loads when it is opened, so the first page shows after the Overview's probes
         # alone; the Monitoring tab's live timer runs only while that tab is open.
@@ -112,7 +115,8 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
         timer = monitoring.timer
         for tab, handles in ((overview_tab, overview), (predict_tab, predict), (review_tab, review),
                              (dataset_tab, dataset),
-                             (training_tab, training), (monitoring_tab, monitoring)):
+                             (training_tab, training), (monitoring_tab, monitoring),
+                             (infra_tab, infrastructure)):
             tab.select(handles.refresh, handles.inputs, handles.outputs, api_visibility="private")
             tab.select(_timer_on if tab is monitoring_tab else _timer_off, outputs=[timer],
                        api_visibility="private", show_progress="hidden")

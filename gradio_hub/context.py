@@ -8,6 +8,7 @@ from gradio_hub.auth import Gate
 from gradio_hub.clients.api import ApiClient
 from gradio_hub.clients.dagster import DagsterClient
 from gradio_hub.clients.docker import DockerEngine
+from gradio_hub.clients.local_services import LocalServices
 from gradio_hub.clients.registry import RegistryReader
 from gradio_hub.clients.services import GrafanaClient, MlflowUiClient, PrometheusClient
 from gradio_hub.clients.store import StoreReader
@@ -26,6 +27,7 @@ class HubContext:
     grafana: GrafanaClient = field(init=False)
     mlflow_ui: MlflowUiClient = field(init=False)
     docker: DockerEngine = field(init=False)
+    local_services: LocalServices = field(init=False)
     gate: Gate = field(init=False)
     metrics_history: MetricsHistory = field(init=False)
 
@@ -39,5 +41,6 @@ class HubContext:
         self.grafana = GrafanaClient(s)
         self.mlflow_ui = MlflowUiClient(s)
         self.docker = DockerEngine(s)
+        self.local_services = LocalServices(s)
         self.gate = Gate(s)
         self.metrics_history = history_for(self.api.base_url)

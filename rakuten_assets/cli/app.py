@@ -244,12 +244,16 @@ def up(
         _fail("the first pipeline run failed; see the summary above", code=1)
     from honcho.manager import Manager
 
-    manager = Manager()
-    for name, command in service_processes(settings):
-        manager.add_process(name, command, env=dict(os.environ))
+    from rakuten_assets.cli.services import ServiceRecorder
+
+    processes = service_processes(settings)
+    manager = Manager(printer=ServiceRecorder(settings, dict(processes)))
+    for name, command in processes:
+        # exec: the shell honcho starts becomes the program, so the recorded pid is the service's
+        manager.add_process(name, f"exec {command}", env=dict(os.environ))
     for name, url in service_urls(settings):
         typer.echo(f"{name:<12} {url}")
-    typer.echo("Ctrl-C stops everything")
+    typer.echo(f"logs in {settings.home_dir / 'logs'}; Ctrl-C stops everything")
     manager.loop()
     sys.exit(manager.returncode)
 

@@ -4,11 +4,19 @@ up in a source checkout."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
 import shlex
 import shutil
 import sys
+import time
 from importlib.resources import files
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from honcho.printer import Printer
 
 from rakuten_assets.core.registry import is_local_store
 from rakuten_assets.core.settings import Settings
@@ -137,3 +145,79 @@ def service_urls(settings: Settings) -> list[tuple[str, str]]:
     if shutil.which("prometheus") and settings.prometheus_url and prometheus_config(settings):
         urls.append(("Prometheus", settings.prometheus_url))
     return urls
+
+
+# --- what `rakuten up` runs, as the hub's Infrastructure tab reads it -------------------------------
+# Each service's output also goes to RAKUTEN_HOME/logs/<service>.log (rotated), and the supervisor
+# keeps RAKUTEN_HOME/run/services.json current: pid, command, state, start time of each process.
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
+SYSTEM_NAME = "system"  # honcho's name for its own messages
+
+
+def logs_dir(settings: Settings) -> Path:
+    return settings.home_dir / "logs"
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.home_dir / "run" / "services.json"
+
+
+class ServiceRecorder(Printer):
+    """honcho's console printer, which also writes each service's lines to its own rotated log
+    file and records the processes' pids and states. honcho reports starts and stops only as its
+    own printed lines ("api started (pid=123)"), so those lines are what is parsed."""
+
+    _STARTED = re.compile(r"^(?P<name>\S+) started \(pid=(?P<pid>\d+)\)")
+    _STOPPED = re.compile(r"^(?P<name>\S+) stopped \(rc=(?P<rc>-?\d+)\)")
+
+    def __init__(self, settings: Settings, commands: dict[str, str], output=sys.stdout):
+        super().__init__(output)
+        self.settings = settings
+        self._loggers: dict[str, logging.Logger] = {}
+        folder = logs_dir(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.state = {"supervisor_pid": os.getpid(), "started_at": time.time(),
+                      "services": {name: {"command": command, "pid": None, "state": "starting",
+                                          "started_at": None, "returncode": None,
+                                          "log": str(folder / f"{name}.log")}
+                                   for name, command in commands.items()}}
+        self._save()
+
+    def _logger(self, name: str) -> logging.Logger:
+        if name not in self._loggers:
+            log = logging.getLogger(f"rakuten.services.{name}")
+            log.propagate = False
+            log.setLevel(logging.INFO)
+            handler = RotatingFileHandler(self.state["services"][name]["log"], maxBytes=LOG_MAX_BYTES,
+                                          backupCount=LOG_BACKUPS, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+            log.addHandler(handler)
+            self._loggers[name] = log
+        return self._loggers[name]
+
+    def write(self, message) -> None:
+        super().write(message)
+        data = message.data.decode("utf-8", "replace") if isinstance(message.data, bytes) else message.data
+        services = self.state["services"]
+        if message.name in services:
+            for line in data.splitlines():
+                self._logger(message.name).info(line)
+            return
+        for line in data.splitlines():
+            started, stopped = self._STARTED.match(line), self._STOPPED.match(line)
+            if started and started["name"] in services:
+                services[started["name"]].update(pid=int(started["pid"]), state="running",
+                                                 started_at=time.time(), returncode=None)
+            elif stopped and stopped["name"] in services:
+                services[stopped["name"]].update(state="stopped", returncode=int(stopped["rc"]))
+            else:
+                continue
+            self._save()
+
+    def _save(self) -> None:
+        path = state_file(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(self.state, indent=1))
+        scratch.replace(path)  # readers never see half a file

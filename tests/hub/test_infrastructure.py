@@ -1,0 +1,132 @@
+"""The Infrastructure tab on the embedded default, in a real browser: the processes `rakuten up`'s
+supervisor runs (honcho with the project's ServiceRecorder, here supervising two small programs),
+their pid, state and uptime, their rotated log files, a text filter; a process that dies shows
+as exited, a supervisor that stops as not running. (The Docker view is driven against a real
+engine by the compose end-to-end test.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.env import project_home
+from tests.support.hub import CHROMIUM, CHROMIUM_ARGS, artifact_dir, launch_hub, require_chromium
+from tests.support.services import wait_for
+
+require_chromium()
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+TICKER = """
+import itertools, sys, time
+for i in itertools.count():
+    print(f"{sys.argv[1]} tick {i}", "even" if i % 2 == 0 else "odd", flush=True)
+    time.sleep(0.2)
+"""
+SUPERVISOR = """
+import sys
+from honcho.manager import Manager
+from rakuten_assets.cli.services import ServiceRecorder
+from rakuten_assets.core.settings import get_settings
+
+commands = {name: f"{sys.executable} -u {sys.argv[1]} {name}" for name in ("api", "dagster-daemon")}
+manager = Manager(printer=ServiceRecorder(get_settings(), commands))
+for name, command in commands.items():
+    manager.add_process(name, f"exec {command}")  # as `rakuten up` does: the pid is the program's
+manager.loop()
+"""
+
+
+@pytest.fixture
+def supervised(tmp_path):
+    with project_home(tmp_path) as settings:
+        ticker = tmp_path / "ticker.py"
+        ticker.write_text(TICKER)
+        proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(ticker)], cwd=tmp_path, env=dict(os.environ),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        state = settings.home_dir / "run" / "services.json"
+
+        def running():
+            if proc.poll() is not None:
+                raise AssertionError(f"the supervisor exited: {proc.stderr.read().decode()[-2000:]}")
+            services = json.loads(state.read_text())["services"]
+            return all(s["state"] == "running" for s in services.values()) and services
+        try:
+            services = wait_for(running, 30, 0.2, "two supervised processes")
+            yield settings, proc, services
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+
+
+@pytest.fixture
+def page():
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def wait_text(page, elem_id: str, wanted: str, timeout_ms: int = 30_000) -> str:
+    page.wait_for_function("([id, t]) => { const e = document.getElementById(id); return !!e && e.innerText.includes(t); }",
+                           arg=[elem_id, wanted], timeout=timeout_ms, polling=200)
+    return text(page, elem_id)
+
+
+def test_local_services_their_state_and_their_logs(supervised, page):
+    settings, supervisor, services = supervised
+    demo, url = launch_hub(settings.model_copy(update={"hub_timeout_seconds": 3.0}))
+    try:
+        page.goto(url)
+        page.get_by_role("tab", name="Infrastructure").click()
+        shown = wait_text(page, "infra-services", "supervises 2 processes")
+        for name, service in services.items():
+            assert name in shown and str(service["pid"]) in shown
+        assert shown.count("running") >= 2
+        # Logs: the service's own lines, from its rotated file, filtered.
+        page.locator("#infra-service input").first.click()
+        page.get_by_role("option", name="dagster-daemon", exact=True).click()
+        page.locator("#infra-filter textarea, #infra-filter input").first.fill("odd")
+        page.locator("#infra-logs-button").click()
+        logs = wait_text(page, "infra-logs", "dagster-daemon tick")
+        assert "odd" in logs and "even" not in logs and "api tick" not in logs
+        assert (settings.home_dir / "logs" / "dagster-daemon.log").is_file()
+        page.screenshot(path=str(artifact_dir() / "hub-infrastructure-local.png"), full_page=True)
+        assert not page.locator("#infra-controls").is_visible()  # nothing to start or stop here
+
+        # A service that dies shows as exited; a stopped supervisor as not running.
+        os.kill(services["api"]["pid"], signal.SIGKILL)
+        wait_for(lambda: json.loads((settings.home_dir / "run" / "services.json").read_text())
+                 ["services"]["api"]["state"] == "stopped", 30, 0.2, "the supervisor to see the exit")
+        os.killpg(supervisor.pid, signal.SIGTERM)
+        supervisor.wait(20)
+        page.locator("#infra-refresh").click()
+        wait_text(page, "infra-services", "rakuten up is not running")
+        assert "not running" in text(page, "infra-services")
+    finally:
+        demo.close()
+
+
+def test_without_docker_or_a_supervisor_the_tab_says_how_to_start(tmp_path, page, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with project_home(tmp_path) as settings:
+        demo, url = launch_hub(settings.model_copy(update={"hub_timeout_seconds": 2.0}))
+        try:
+            page.goto(url)
+            page.get_by_role("tab", name="Infrastructure").click()
+            said = wait_text(page, "infra-services", "No local services either")
+            assert "make run" in said and "Docker" in said and "Traceback" not in said
+        finally:
+            demo.close()
