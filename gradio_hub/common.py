@@ -222,7 +222,12 @@ _HEAD = f"{_CELL};background:{TABLE_HEAD_BG};font-weight:600"
 HUB_CSS = f"""
 .hub-table, .gradio-container .table-wrap table {{ font-size: {TABLE_FONT} !important; }}
 .gradio-container .table-wrap th {{ background: {TABLE_HEAD_BG} !important; font-weight: 600 !important; }}
-.gradio-container .table-wrap td, .gradio-container .table-wrap th {{ border-bottom: {TABLE_RULE} !important; }}
+.gradio-container .table-wrap th, .gradio-container .table-wrap th *,
+.gradio-container .body-cell, .gradio-container .body-cell * {{
+  font-family: var(--font) !important; font-size: {TABLE_FONT} !important; }}
+.gradio-container .table-wrap th, .gradio-container .body-cell {{ border-bottom: {TABLE_RULE} !important; }}
+/* Product text keeps the line breaks of its HTML (`html_to_text` turns <br> into new lines). */
+#dataset-sample .body-cell, #dataset-sample .body-cell * {{ white-space: pre-line !important; }}
 """
 
 

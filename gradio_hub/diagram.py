@@ -120,7 +120,8 @@ def system_svg(nodes: list[Node]) -> str:
                f'<text x="{x + BOX_W / 2:.0f}" y="{y + 44:.0f}" text-anchor="middle" font-size="13" '
                f'fill="{stroke}">{esc(word)}{" ↗" if node.url else ""}</text></g>')
         if node.url:
-            box = f'<a href="{esc(node.url)}" target="_blank" rel="noopener noreferrer">{box}</a>'
+            box = (f'<a href="{esc(node.url)}" target="_blank" rel="noopener noreferrer" '
+                   f'style="text-decoration:none">{box}</a>')
         parts.append(box)
     parts.append("</svg>")
     return "".join(parts)
