@@ -156,8 +156,8 @@ def test_overview_draws_the_system_with_live_health_and_marks_links_that_are_dow
         "Grafana dashboards", "MLflow UI (runs, registered models)", "Prometheus"]
     assert "unreachable" in text_of(page, "overview-links")
     assert "Dagster UI" in page.locator("#overview-links li.hub-link-up").first.inner_text()
-    shot(page, "overview")
-    shot(page, "overview-system", "#overview-system")
+    shot(page, "controlroom-overview")
+    shot(page, "controlroom-system", "#overview-system")
 
 
 # --- Dataset ------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_dataset_search_class_filter_and_html_shown_as_decoded_text(stack, page)
     for raw in ("&#39;", "&amp;", "&egrave;", "<br", "&lt;", "<b>"):
         assert raw not in title + description
     assert page.locator("#dataset-sample td b, #dataset-sample td br").count() == 0  # text, not HTML
-    shot(page, "dataset-search")
+    shot(page, "controlroom-dataset-search")
 
     field(page, "dataset-search").fill("no product has this")
     field(page, "dataset-search").press("Enter")
@@ -234,7 +234,7 @@ def test_a_product_file_alone_gets_a_clear_answer_right_under_the_buttons(stack,
     buttons = page.locator("#ingest-buttons").bounding_box()
     message = page.locator("#ingest-message").bounding_box()
     assert 0 <= message["y"] - (buttons["y"] + buttons["height"]) < 40, (buttons, message)
-    shot(page, "dataset")
+    shot(page, "controlroom-dataset-ingest")
 
 
 # --- Predict ------------------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_prediction_bars_keep_their_labels_and_the_history_updates_by_itself(sta
         assert not clipped, expected[i]
     # No refresh pressed: the prediction shows in the history once the API has logged it.
     wait_text(page, "predict-history", title, 15_000)
-    shot(page, "predict-result")
+    shot(page, "controlroom-predict")
 
 
 @pytest.mark.parametrize("title", ["東京タワー 記念 グッズ", "هاتف محمول جديد", "Новый мобильный телефон",
@@ -305,7 +305,7 @@ def test_a_launched_run_shows_what_it_is_and_what_it_waits_for(stack, page):
     run_id = details.split("run id")[1].split()[0]
     assert len(run_id) == 36
     assert page.locator("#launch-status a").first.get_attribute("href") == f"{stack.dagster.url}/runs/{run_id}"
-    shot(page, "training-run", "#launch-status")
+    shot(page, "controlroom-run-queued", "#launch-status")
 
 
 def test_tables_share_one_style_and_the_confusion_matrix_is_shown_unscaled(stack, page, tmp_path):
@@ -342,7 +342,7 @@ def test_tables_share_one_style_and_the_confusion_matrix_is_shown_unscaled(stack
     natural, shown = img.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
     assert natural >= 900 and shown >= 0.95 * natural, (natural, shown)
     img.scroll_into_view_if_needed()
-    shot(page, "training-confusion", "#cm-image")
+    shot(page, "controlroom-confusion", "#cm-image")
 
 
 # --- Monitoring ---------------------------------------------------------------------------------------
@@ -367,4 +367,4 @@ def test_the_rate_chart_spaces_samples_by_their_real_time_and_shows_gaps(stack, 
     assert (xs[2] - xs[1]) / (xs[1] - xs[0]) == pytest.approx(18, rel=0.02)
     assert (xs[3] - xs[2]) == pytest.approx(xs[1] - xs[0], rel=0.02)
     assert page.locator("#monitoring-rate polyline.hub-chart-line").count() == 2, "the gap breaks the line"
-    shot(page, "monitoring-rate", "#monitoring-rate")
+    shot(page, "controlroom-rate", "#monitoring-rate")
