@@ -30,24 +30,26 @@ def _nice_max(value: float) -> float:
     return value
 
 
-def time_series_svg(frame: pd.DataFrame | None, *, title: str, unit: str, elem_class: str) -> str:
-    """`frame`: columns time (epoch seconds), metric, value. One line per metric."""
+def time_series_svg(frame: pd.DataFrame | None, *, title: str, unit: str, elem_class: str,
+                    span: tuple[float, float] | None = None) -> str:
+    """`frame`: columns time (epoch seconds), metric, value. One line per metric. `span`: the
+    time range of the x axis (charts side by side share one), else the frame's own."""
     head = f'<div class="{esc(elem_class)}"><div style="font-weight:600">{esc(title)}</div>'
     if frame is None or frame.empty:
         return head + '<div class="hub-chart-empty" style="opacity:0.7">No samples yet.</div></div>'
-    t0, t1 = float(frame["time"].min()), float(frame["time"].max())
-    span = max(t1 - t0, 1.0)
+    t0, t1 = span or (float(frame["time"].min()), float(frame["time"].max()))
+    width = max(t1 - t0, 1.0)
     top = _nice_max(float(frame["value"].max()) * 1.05)
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
 
     def x(t: float) -> float:
-        return LEFT + (t - t0) / span * plot_w
+        return LEFT + (t - t0) / width * plot_w
 
     def y(v: float) -> float:
         return TOP + plot_h - v / top * plot_h
 
     steps = frame["time"].drop_duplicates().sort_values().diff().dropna()
-    usual = float(steps.median()) if not steps.empty else span
+    usual = float(steps.median()) if not steps.empty else width
     parts = [f'<svg class="hub-chart" viewBox="0 0 {W} {H}" width="100%" style="max-width:{W}px;'
              f'font-family:sans-serif" data-t0="{t0:.3f}" data-t1="{t1:.3f}" '
              f'xmlns="http://www.w3.org/2000/svg">']
@@ -56,9 +58,13 @@ def time_series_svg(frame: pd.DataFrame | None, *, title: str, unit: str, elem_c
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e3e3"/>'
                      f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" '
                      f'fill="#555">{v:g}</text>')
+    shown = set()
     for i in range(4):  # time ticks at their real positions
-        t = t0 + span * i / 3
+        t = t0 + width * i / 3
         label = datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S")
+        if label in shown:  # a range of a second or two: one label is enough
+            continue
+        shown.add(label)
         anchor = "start" if i == 0 else "end" if i == 3 else "middle"
         parts.append(f'<text class="hub-chart-tick" x="{x(t):.1f}" y="{H - 10}" font-size="11" '
                      f'text-anchor="{anchor}" fill="#555">{label}</text>')

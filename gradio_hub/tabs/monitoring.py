@@ -80,9 +80,12 @@ def build(ctx: HubContext) -> TabHandles:
         note = ""
         if series.empty:
             note = notice("Rates appear after two samples (a few seconds with this tab open).", "info")
+        span = None if series.empty else (float(series["time"].min()), float(series["time"].max()))
         return (live_summary_html(snap) + note,
-                time_series_svg(rate, title="Request rate", unit="requests/s", elem_class="hub-rate-chart"),
-                time_series_svg(latency, title="Latency", unit="ms", elem_class="hub-latency-chart"))
+                time_series_svg(rate, title="Request rate", unit="requests/s", elem_class="hub-rate-chart",
+                                span=span),
+                time_series_svg(latency, title="Latency", unit="ms", elem_class="hub-latency-chart",
+                                span=span))
 
     def drift():
         try:

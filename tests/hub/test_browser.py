@@ -204,14 +204,12 @@ def test_materialisation_launched_from_the_hub_runs_in_dagster_and_the_hub_shows
     newest = str(max(int(v.version) for v in registry.versions()))
     wait_text(page, "training-versions", "rejected")
     assert str(registry.champion().version) == champion
-    # Offered for promotion at once, without pressing Refresh.
-    page.locator("#promote-version input").first.click()
-    page.get_by_role("option", name=newest, exact=True).wait_for()
-    page.keyboard.press("Escape")
     # The pipeline logged its confusion matrix: the tab shows it.
     choose(page, "cm-version", newest)
     page.locator("#cm-image img").wait_for()
     shot(page, "training-run")
+    # Offered for promotion at once, without pressing Refresh.
+    choose(page, "promote-version", newest)
 
 
 def test_prediction_round_trip_shows_category_and_probabilities(stack, page):
@@ -418,6 +416,7 @@ def test_with_the_api_stopped_the_predict_tab_says_so(stack, page):
         _api_down_is_said(stack, page)
     finally:
         stack.api.start()
+        stack.api.wait_ready()  # the tests after this one need it
 
 
 def _api_down_is_said(stack, page):
