@@ -122,7 +122,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     cm_version = gr.Dropdown(label="Version", choices=[], elem_id="cm-version")
     cm_msg = gr.HTML()
     cm_image = gr.Image(type="filepath", interactive=False, show_label=False, elem_id="cm-image",
-                        buttons=["download", "fullscreen"])
+                        buttons=["download", "fullscreen"], visible=False)
     gr.Markdown("### Materialise in Dagster\nThe run goes through Dagster's GraphQL API, so it shows "
                 "in the Dagster UI with its logs. `training_job` retrains on the rows already stored; "
                 "`all_assets_job` ingests the next batch first.")
@@ -172,17 +172,20 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     outputs = [message, versions, runs, cm_version, promote_version, champion_now, dagster_runs, moves]
     refresh_btn.click(refresh, outputs=outputs, api_visibility="private")
 
+    # No empty image frame when there is nothing to show: the sentence says why.
+    no_image = gr.update(value=None, visible=False)
+
     def confusion(version):
         if not version:
-            return "", None
+            return "", no_image
         try:
             path = ctx.registry.confusion_matrix(str(version))
         except Exception as exc:  # noqa: BLE001
-            return notice(describe_error(exc), "error"), None
+            return notice(describe_error(exc), "error"), no_image
         if path is None:
             return notice(f"Version {version} has no confusion matrix: it was registered outside the "
-                          "pipeline (the pipeline logs evaluation/confusion_matrix_v<N>.png).", "info"), None
-        return "", path
+                          "pipeline (the pipeline logs evaluation/confusion_matrix_v<N>.png).", "info"), no_image
+        return "", gr.update(value=path, visible=True)
 
     cm_version.change(confusion, [cm_version], [cm_msg, cm_image], api_visibility="private")
 
