@@ -137,7 +137,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
         else:
             first = (number - 1) * PAGE + 1
             info = notice(f"Page {number} of {pages}: rows {first}–{min(total, first + PAGE - 1)} of "
-                          f"{total} products{' ' + scope if scope else ''}.", "info")
+                          f"{total} product{'s' if total != 1 else ''}{' ' + scope if scope else ''}.", "info")
         if problem:
             info = notice(problem, "warn") + info
         return number, info, frame

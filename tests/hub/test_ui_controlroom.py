@@ -194,7 +194,7 @@ def test_dataset_search_class_filter_and_html_shown_as_decoded_text(stack, page)
     wait_text(page, "dataset-page-info", "Page 1 of")
     field(page, "dataset-search").fill(MARKER.lower())  # any case
     field(page, "dataset-search").press("Enter")
-    said = wait_text(page, "dataset-page-info", "Page 1 of 1: rows 1–1 of 1 products")
+    said = wait_text(page, "dataset-page-info", "Page 1 of 1: rows 1–1 of 1 product matching")
     assert MARKER.lower() in said
     assert sample_column(page, 0) == ["9000000001"]
     [title], [description] = sample_column(page, 1), sample_column(page, 2)
@@ -215,7 +215,7 @@ def test_dataset_search_class_filter_and_html_shown_as_decoded_text(stack, page)
     said = wait_text(page, "dataset-page-info", "of class 1920")
     categories = sample_column(page, 4)
     assert categories and set(categories) == {"Home > Household Linens"}
-    count = int(said.split(" of ")[2].split(" products")[0])
+    count = int(said.split(" of ")[2].split(" product")[0])
     assert count >= 2 and "Page 1 of" in said
 
 
