@@ -1,6 +1,7 @@
 """GET /health, /ready, /model, /metrics: what load balancers, Prometheus and people look at."""
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.engine.service import PredictionService
@@ -45,5 +46,7 @@ async def model_info(request: Request):
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text exposition format."}})
 async def prometheus_metrics(request: Request):
-    body, content_type = request.app.state.metrics.render()
+    # Off the event loop: the live-quality and drift gauges read the database at scrape time, and
+    # a database that does not answer must not hold up the predictions sharing this loop.
+    body, content_type = await run_in_threadpool(request.app.state.metrics.render)
     return Response(body, media_type=content_type)

@@ -19,6 +19,7 @@ SECRET_SOURCES = {
     "database_url": "POSTGRES_PASSWORD",
     "mlflow_tracking_uri": "POSTGRES_PASSWORD",
     "admin_token": "RAKUTEN_ADMIN_TOKEN",
+    "feedback_token": "RAKUTEN_FEEDBACK_TOKEN",
     "hub_users": "RAKUTEN_HUB_USERS",
 }
 

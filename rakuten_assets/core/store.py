@@ -198,6 +198,10 @@ def make_engine(url: str) -> Engine:
         # 2.1 reads a plain postgresql:// URL as psycopg 3, which is not installed.
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     kwargs: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql+psycopg2"):
+        # A database host that is gone (a stopped container) fails a connection in seconds rather
+        # than the OS's minutes, so readers such as the API's scrape-time gauges give up quickly.
+        kwargs["connect_args"] = {"connect_timeout": 5}
     if url.startswith("sqlite"):
         # The API writes from a background thread while the hub and Dagster read.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

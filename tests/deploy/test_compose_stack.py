@@ -133,6 +133,7 @@ def stack(tmp_path_factory):
     env = {
         "POSTGRES_USER": PG_USER, "POSTGRES_PASSWORD": secrets.token_hex(16),
         "RAKUTEN_ADMIN_TOKEN": secrets.token_hex(16),
+        "RAKUTEN_FEEDBACK_TOKEN": secrets.token_hex(16),
         "RAKUTEN_HUB_USERS": f"admin:{secrets.token_hex(12)}",
         "GATE_USER": user, "GATE_PASSWORD": password,
         "GRAFANA_ADMIN_USER": "admin", "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(12),
@@ -429,7 +430,9 @@ def test_down_then_up_keeps_products_runs_models_aliases_and_the_inference_log(s
             "products": stack.count("rakuten", "products"),
             "load_batches": stack.count("rakuten", "load_batches"),
             "inference_log": stack.count("rakuten", "inference_log"),
-            "mlflow runs": stack.count("mlflow", "runs"),
+            # Ids, not a count: the drift report's schedule (every 30 min, running by default)
+            # may log a run to the monitoring experiment while the stack is down and up again.
+            "mlflow runs": {r[0] for r in stack.rows("mlflow", "SELECT run_uuid FROM runs")},
             "model versions": stack.count("mlflow", "model_versions"),
             "champion": stack.champion(),
             "dagster runs": {r[0] for r in stack.rows("dagster", "SELECT run_id FROM runs")},
@@ -444,14 +447,21 @@ def test_down_then_up_keeps_products_runs_models_aliases_and_the_inference_log(s
     seconds = stack.wait_healthy()
     after = state()
     assert after["dagster runs"] >= before["dagster runs"], "Dagster runs lost"
-    for key in ("products", "load_batches", "inference_log", "mlflow runs", "model versions", "champion"):
+    assert after["mlflow runs"] >= before["mlflow runs"], "MLflow runs lost"
+    new_runs = after["mlflow runs"] - before["mlflow runs"]
+    if new_runs:
+        experiments = stack.rows("mlflow", "SELECT DISTINCT e.name FROM runs r JOIN experiments e "
+                                 "ON e.experiment_id = r.experiment_id WHERE r.run_uuid IN ("
+                                 + ", ".join(f"'{run}'" for run in new_runs) + ")")
+        assert {row[0] for row in experiments} == {"rakuten_classifier_monitoring"}, experiments
+    for key in ("products", "load_batches", "inference_log", "model versions", "champion"):
         assert after[key] == before[key], (key, before[key], after[key])
     wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 180, "API ready after up")
     answer = httpx.post(f"{stack.api}/predict", json=predict_item("ci-after-up", 0), timeout=30).json()
     assert answer["model_version"] == before["champion"]
     report(f"docker compose down, then up: every service healthy again in {seconds:.0f} s; kept "
            f"{after['products']} products, {after['inference_log']} inference rows, "
-           f"{after['mlflow runs']} MLflow runs, {after['model versions']} model versions, "
+           f"{len(after['mlflow runs'])} MLflow runs, {after['model versions']} model versions, "
            f"champion v{after['champion']}")
 
 
@@ -462,8 +472,8 @@ def test_placeholder_secrets_are_refused_with_one_line_each(stack, tmp_path):
                              ENV_EXAMPLE, {"RAKUTEN_IMAGE": IMAGE})
     expected = {
         "migrate": ["POSTGRES_PASSWORD"],
-        "api": ["POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN"],
-        "hub": ["POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_HUB_USERS"],
+        "api": ["POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_FEEDBACK_TOKEN"],
+        "hub": ["POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_FEEDBACK_TOKEN", "RAKUTEN_HUB_USERS"],
         "gate": ["GATE_PASSWORD"],
     }
     try:
