@@ -354,7 +354,10 @@ def test_the_hub_sees_the_stacks_containers(stack):
         "rows = {h.service: h.detail for h in probes(ctx)}\n"
         "found = [dict(service=c.service, state=c.state, health=c.health, self=c.is_self,\n"
         "              uptime=c.uptime_seconds(), restarts=c.restart_count) for c in ctx.docker.containers()]\n"
-        "print(json.dumps(dict(project=ctx.docker.project, overview=rows.get('Docker'), containers=found)))\n")
+        "from gradio_hub.tabs.infrastructure import docker_view\n"
+        "infra_html, infra_names = docker_view(ctx)\n"
+        "print(json.dumps(dict(project=ctx.docker.project, overview=rows.get('Docker'), containers=found,\n"
+        "                      infrastructure=infra_html, infrastructure_names=infra_names)))\n")
     out = stack.project.run("exec", "-T", "hub", "python", "-c", code, timeout=120).stdout
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["project"] == stack.project.name, "the hub finds its own compose project"
@@ -367,6 +370,13 @@ def test_the_hub_sees_the_stacks_containers(stack):
     overview = seen["overview"] or ""
     assert re.match(rf"{len(HEALTHY)}/{len(seen['containers'])} containers running", overview), overview
     assert "api (healthy)" in overview and "WARNING" not in overview
+    # The Infrastructure tab's table and its log/control chooser list the same containers.
+    assert set(seen["infrastructure_names"]) == set(by_service), seen["infrastructure_names"]
+    html = seen["infrastructure"]
+    assert f"compose project {stack.project.name}" in html, html[:300]
+    for name in HEALTHY:
+        assert name in html
+    assert html.count("running · healthy") >= len(HEALTHY), html
 
 
 def test_restarting_the_api_under_traffic_loses_no_answered_prediction(stack):
