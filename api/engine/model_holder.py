@@ -16,6 +16,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,10 +30,13 @@ log = logging.getLogger("api.engine.model_holder")
 
 # The MLflow client retries a refused connection 7 times with exponential backoff (minutes)
 # by default; a service must answer "MLflow is down" quickly and try again later instead.
+# A hung MLflow (accepting, never answering) held /admin/reload for 40 s with a 20 s timeout and
+# one retry (issue 13): each call now gives up after 10 s and is not retried; the poller tries
+# again on its next round anyway.
 _MLFLOW_ENV_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 # A version that failed to load is tried again on a poll only after this long (at once on
 # /admin/reload).
@@ -73,6 +77,9 @@ class ModelHolder:
         self.last_error: str | None = None
         self._failed: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Set once the registry has answered (or failed) on a check: start-up waits for the first
+        # model only when MLflow answers at all, so /health never waits on a hung MLflow.
+        self.registry_answered = threading.Event()
 
     # --- registry -------------------------------------------------------------------------
     def registry(self):
@@ -106,9 +113,10 @@ class ModelHolder:
             registry = self.registry()
             mv = registry.champion()
         except Exception as exc:
-            error = (f"MLflow registry unreachable at {self.settings.tracking_uri}: "
-                     f"{_short(exc)}")
-            return self._failure("registry", error, previous)
+            self.registry_answered.set()
+            log.warning("MLflow registry unreachable at %s: %s", self.settings.tracking_uri, exc)
+            return self._failure("registry", f"MLflow registry unreachable: {_short(exc)}", previous)
+        self.registry_answered.set()
         if mv is None:
             error = f"no version of model '{name}' has the alias '{alias}'"
             return self._failure("no_champion", error, previous, count=False)
@@ -185,6 +193,19 @@ class ModelHolder:
                 log.exception("registry poll failed")
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_HOST = re.compile(r"host='[^']*'|port=\d+|url: \S+")
+_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
+
+
+def public_text(text: str) -> str:
+    """`text` without URLs, hosts and file paths: what a client may see of an internal error
+    (the full text goes to the log). Issue 13 found MLflow's URL and temp paths in 503 details."""
+    text = _URL.sub("<url>", text)
+    text = _HOST.sub("<host>", text)
+    return _PATH.sub("<path>", text)
+
+
 def _short(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    text = public_text(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= 300 else text[:297] + "..."
