@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from api.engine.canary import BUILT_IN_ROWS, CanaryResult, canary_rows, run_canary
 from api.engine.predictor import Predictor
 from api.metrics import Metrics
 from rakuten_assets.core.settings import Settings
@@ -80,6 +81,8 @@ class ModelHolder:
         # Set once the registry has answered (or failed) on a check: start-up waits for the first
         # model only when MLflow answers at all, so /health never waits on a hung MLflow.
         self.registry_answered = threading.Event()
+        # The last version the canary refused, and why (shown on /model).
+        self.last_refusal: dict | None = None
 
     # --- registry -------------------------------------------------------------------------
     def registry(self):
@@ -137,6 +140,16 @@ class ModelHolder:
             error = f"version {version} of '{name}' failed to load: {_short(exc)}"
             log.exception("model load failed")
             return self._failure("load", error, previous)
+        canary = self._canary(loaded)
+        if not canary.passed:
+            self._failed[version] = time.monotonic()
+            self.last_refusal = {"version": version, "reason": canary.refusal,
+                                 "at": datetime.now(UTC).isoformat(),
+                                 "canary_rows": canary.rows, "canary_accuracy": canary.accuracy}
+            error = f"version {version} of '{name}' refused by the canary: {canary.refusal}"
+            log.error("%s; %s", error, f"still serving version {previous}" if previous else
+                      "nothing is served")
+            return self._failure("canary", error, previous)
         self._failed.pop(version, None)
         # The model's objects live as long as it serves: keep them out of the cyclic GC's
         # full collections, which otherwise walk them all and stall requests (p99).
@@ -152,6 +165,17 @@ class ModelHolder:
             log.warning("version %s is served without the fast path for: %s", version,
                         "; ".join(loaded.predictor.fallbacks))
         return CheckResult(True, previous, version)
+
+    def _canary(self, loaded: LoadedModel) -> CanaryResult:
+        """The canary of api/engine/canary.py on the store's labelled rows and the predictor's
+        built-in sample rows; a canary that cannot run at all lets the version through (logged)."""
+        try:
+            titles, bodies, labels = canary_rows(self.settings.db_url)
+            return run_canary(loaded.predictor, loaded.metrics.get("test_accuracy"), titles, bodies,
+                              labels, extra_rows=BUILT_IN_ROWS)
+        except Exception:
+            log.exception("the canary of version %s could not run", loaded.version)
+            return CanaryResult(0, 0, 0, None, None)
 
     def _failure(self, stage: str, error: str, previous: str | None, *,
                  count: bool = True) -> CheckResult:
