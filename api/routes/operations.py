@@ -35,11 +35,14 @@ async def model_info(request: Request):
     model = service.holder.current
     if model is None:
         raise ModelUnavailable(service.holder.reason)
+    refusal = service.holder.last_refusal
     return json_response({"name": model.name, "version": model.version, "alias": model.alias,
                           "run_id": model.run_id, "source": model.source, "metrics": model.metrics,
                           "loaded_at": model.loaded_at.isoformat(),
                           "n_classes": len(model.predictor.class_list),
-                          "serving_path": model.predictor.describe()})
+                          "serving_path": model.predictor.describe(),
+                          # The last version the canary kept out, and why (issue 13).
+                          "canary_refusal": refusal})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

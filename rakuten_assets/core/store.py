@@ -175,6 +175,8 @@ class BatchResult:
     rows_already_stored: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
     already_loaded: bool = False
+    # The first rejected rows one by one: (row number in the file, productid as given, reason).
+    rejected_rows: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -189,6 +191,12 @@ class BatchResult:
             text += f", {self.rows_already_stored} already in the store"
         if self.rejections:
             text += " (" + ", ".join(f"{n} {why}" for why, n in sorted(self.rejections.items())) + ")"
+        if self.rejected_rows:
+            shown = self.rejected_rows[:10]
+            text += "; rejected rows: " + "; ".join(
+                f"row {row} (productid {pid or 'empty'}): {why}" for row, pid, why in shown)
+            if self.rows_rejected > len(shown):
+                text += f"; and {self.rows_rejected - len(shown)} more"
         return text
 
 
