@@ -20,7 +20,7 @@ import threading
 
 import gradio as gr
 
-from gradio_hub.common import esc, notice
+from gradio_hub.common import HUB_CSS, esc, notice
 from gradio_hub.context import HubContext
 from gradio_hub.tabs import dataset as tab_dataset
 from gradio_hub.tabs import infrastructure as tab_infrastructure
@@ -141,7 +141,7 @@ def launch_options(settings: Settings, ctx: HubContext, root_path: str | None) -
                 "auth": ctx.gate.gradio_auth(),
                 "auth_message": "Rakuten control hub: sign in with a RAKUTEN_HUB_USERS login.",
                 "show_error": False, "max_threads": 40, "max_file_size": "200mb", "ssr_mode": False,
-                "footer_links": ["gradio"], "enable_monitoring": False}
+                "footer_links": ["gradio"], "enable_monitoring": False, "css": HUB_CSS}
 
 
 def launch(host: str, port: int, root_path: str | None = None, *, block: bool = True) -> gr.Blocks:

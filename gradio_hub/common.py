@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -167,6 +168,24 @@ def reason_of(exc: BaseException) -> str:
 
 
 # --- HTML built from escaped parts only -------------------------------------------------------------
+_BREAK = re.compile(r"<\s*(br|/p|/li|/div|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_BLANKS = re.compile(r"[ \t\r\f\v]+")
+_LINES = re.compile(r"\s*\n\s*")
+
+
+def html_to_text(value: object) -> str:
+    """Catalogue HTML as the text a reader sees: entities decoded (twice: the catalogue holds
+    double-escaped text such as `&amp;eacute;`), line-breaking tags as new lines, every other tag
+    dropped. The result is still shown as text, never rendered: a `&lt;script&gt;` in the data
+    becomes a dropped tag, not markup."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = html.unescape(html.unescape(str(value)))
+    text = _TAG.sub(" ", _BREAK.sub("\n", text))
+    return _LINES.sub("\n", _BLANKS.sub(" ", text)).strip()
+
+
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -196,17 +215,33 @@ def error_notice(exc: BaseException) -> str:
     return notice(describe_error(exc), "error")
 
 
-_CELL = "border-bottom:1px solid #ddd;padding:0.3em 0.5em;text-align:left;vertical-align:top"
+# One table style for the whole hub: the HTML tables below and Gradio's DataFrames (through
+# HUB_CSS, given to `launch`) share the font size, header colour and rules between rows.
+TABLE_FONT = "14px"
+TABLE_HEAD_BG = "rgb(241, 244, 248)"
+TABLE_RULE = "1px solid rgb(221, 225, 230)"
+_CELL = f"border-bottom:{TABLE_RULE};padding:0.3em 0.5em;text-align:left;vertical-align:top"
+_HEAD = f"{_CELL};background:{TABLE_HEAD_BG};font-weight:600"
+HUB_CSS = f"""
+.hub-table, .gradio-container .table-wrap table {{ font-size: {TABLE_FONT} !important; }}
+.gradio-container .table-wrap th {{ background: {TABLE_HEAD_BG} !important; font-weight: 600 !important; }}
+.gradio-container .table-wrap th, .gradio-container .table-wrap th *,
+.gradio-container .body-cell, .gradio-container .body-cell * {{
+  font-family: var(--font) !important; font-size: {TABLE_FONT} !important; }}
+.gradio-container .table-wrap th, .gradio-container .body-cell {{ border-bottom: {TABLE_RULE} !important; }}
+/* Product text keeps the line breaks of its HTML (`html_to_text` turns <br> into new lines). */
+#dataset-sample .body-cell, #dataset-sample .body-cell * {{ white-space: pre-line !important; }}
+"""
 
 
 def table(headers: list[str] | None, rows: list[list[object]], raw_columns: set[int] = frozenset()) -> str:
     """A small HTML table (no header row when `headers` is None); every cell is escaped except the
     ones in `raw_columns`, which the caller built with `esc`/`link` itself."""
-    head = "".join(f'<th style="{_CELL}">{esc(h)}</th>' for h in headers or [])
+    head = "".join(f'<th style="{_HEAD}">{esc(h)}</th>' for h in headers or [])
     body = "".join(
         "<tr>" + "".join(f'<td style="{_CELL}">{cell if i in raw_columns else esc(cell)}</td>'
                          for i, cell in enumerate(row)) + "</tr>" for row in rows)
-    return ('<table class="hub-table" style="border-collapse:collapse;width:100%;font-size:0.92em">'
+    return (f'<table class="hub-table" style="border-collapse:collapse;width:100%;font-size:{TABLE_FONT}">'
             + (f"<thead><tr>{head}</tr></thead>" if headers else "") + f"<tbody>{body}</tbody></table>")
 
 

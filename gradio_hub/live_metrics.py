@@ -134,7 +134,7 @@ class MetricsHistory:
         return snap
 
     def series(self) -> pd.DataFrame:
-        """Long format for a line plot: time, metric, value."""
+        """Long format for a line chart: time (epoch seconds), metric, value."""
         with self._lock:
             samples = list(self.samples)
         rows = []
@@ -142,12 +142,12 @@ class MetricsHistory:
             d = delta(new, old)
             if d is None:
                 continue
-            when = time.strftime("%H:%M:%S", time.gmtime(new.at))  # a label: even spacing, UTC
+            when = new.at  # the real time (epoch seconds): a chart spaces samples as they came
             rows.append({"time": when, "metric": "requests/s", "value": round(d["requests/s"], 3)})
             for key in ("p50 ms", "p95 ms"):
                 if d[key] is not None:
                     rows.append({"time": when, "metric": key, "value": round(d[key], 2)})
-        return pd.DataFrame({"time": pd.Series([r["time"] for r in rows], dtype=str),
+        return pd.DataFrame({"time": pd.Series([r["time"] for r in rows], dtype=float),
                              "metric": pd.Series([r["metric"] for r in rows], dtype=str),
                              "value": pd.Series([r["value"] for r in rows], dtype=float)})
 

@@ -49,7 +49,8 @@ query HubRun($runId: ID!) {
   runOrError(runId: $runId) {
     __typename
     ... on Run { runId jobName status creationTime startTime endTime
-                 stepStats { stepKey status startTime endTime } }
+                 stepStats { stepKey status startTime endTime }
+                 tags { key value } assetSelection { path } }
     ... on RunNotFoundError { message }
     ... on PythonError { message }
   }
@@ -106,6 +107,8 @@ class RunInfo:
     ended: datetime | None
     steps: list[dict]
     errors: list[str] = field(default_factory=list)  # "step: cause", for failed runs
+    tags: dict[str, str] = field(default_factory=dict)  # only from `run()`: launched_by...
+    assets: list[str] = field(default_factory=list)  # the assets it materialises, from `run()`
 
     @property
     def finished(self) -> bool:
@@ -126,7 +129,9 @@ def _ts(value) -> datetime | None:
 def _run(raw: dict) -> RunInfo:
     return RunInfo(raw["runId"], raw.get("jobName", ""), raw.get("status", ""),
                    _ts(raw.get("creationTime")), _ts(raw.get("startTime")), _ts(raw.get("endTime")),
-                   list(raw.get("stepStats") or []))
+                   list(raw.get("stepStats") or []),
+                   tags={t["key"]: t["value"] for t in raw.get("tags") or [] if not t["key"].startswith(".")},
+                   assets=["/".join(a["path"]) for a in raw.get("assetSelection") or []])
 
 
 @dataclass

@@ -121,6 +121,41 @@ class StoreReader:
         frame["description"] = frame["description"].fillna("")
         return frame[["productid", "designation", "description", "prdtypecode", "category", "batch_id"]]
 
+    def products_page(self, limit: int, offset: int, *, search: str = "",
+                      prdtypecode: int | None = None) -> tuple[int, pd.DataFrame]:
+        """(rows matching, one page of them): labelled products in productid order whose title or
+        description holds `search` (any case; `%` and `_` are plain characters) and whose class is
+        `prdtypecode` when given. The title and description are shown as text (`html_to_text`)."""
+        from sqlalchemy import func, select
+
+        from gradio_hub.common import html_to_text
+        from rakuten_assets.core.store import Label, Product
+
+        def where(stmt):
+            term = (search or "").strip().lower()
+            if term:
+                stmt = stmt.where(func.lower(Product.designation).contains(term, autoescape=True)
+                                  | func.lower(func.coalesce(Product.description, "")).contains(
+                                      term, autoescape=True))
+            if prdtypecode is not None:
+                stmt = stmt.where(Label.prdtypecode == int(prdtypecode))
+            return stmt
+
+        def go(store):
+            joined = select(func.count()).select_from(Product).join(Label, Label.productid == Product.productid)
+            rows = select(Product.productid, Product.designation, Product.description, Label.prdtypecode,
+                          Product.batch_id).join(Label, Label.productid == Product.productid)
+            with store.engine.connect() as conn:
+                total = int(conn.execute(where(joined)).scalar() or 0)
+                frame = pd.read_sql(where(rows).order_by(Product.productid).limit(limit).offset(offset), conn)
+            return total, frame
+
+        total, frame = self._call(go)
+        frame["category"] = [category_name(c) for c in frame["prdtypecode"]]
+        frame["designation"] = frame["designation"].map(html_to_text)
+        frame["description"] = frame["description"].map(html_to_text)
+        return total, frame[["productid", "designation", "description", "prdtypecode", "category", "batch_id"]]
+
     def recent_predictions(self, rows: int = 50) -> pd.DataFrame:
         frame = self._call(lambda s: s.read_inference_log(last_rows=rows))
         columns = ["time", "designation", "description", "predicted", "category", "confidence",
@@ -138,6 +173,19 @@ class StoreReader:
             "model version": frame["model_version"].astype(str),
             "latency ms": frame["latency_ms"].round(2),
         })
+
+    def prediction_logged(self, prediction_id: str) -> bool:
+        """Whether the inference log holds this prediction yet (the API writes it in batches)."""
+        from sqlalchemy import func, select
+
+        from rakuten_assets.core.store import InferenceLog
+
+        def go(store):
+            stmt = select(func.count()).select_from(InferenceLog).where(
+                InferenceLog.prediction_id == str(prediction_id))
+            with store.engine.connect() as conn:
+                return bool(conn.execute(stmt).scalar())
+        return self._call(go)
 
     def drift_records(self, limit: int = 500) -> pd.DataFrame:
         """Rows of the `drift_reports` table, oldest first."""

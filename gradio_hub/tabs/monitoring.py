@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from gradio_hub.charts import time_series_svg
 from gradio_hub.clients.drift_reports import drift_history, drift_reports
 from gradio_hub.common import TabHandles, describe_error, esc, link, notice, table
 from gradio_hub.context import HubContext
@@ -53,10 +54,8 @@ def build(ctx: HubContext) -> TabHandles:
     gr.Markdown("### Live traffic (from the API's /metrics, refreshed every few seconds while this tab is open)")
     live_msg = gr.HTML(elem_id="monitoring-live")
     with gr.Row():
-        rate_plot = gr.LinePlot(x="time", y="value", color="metric", title="Request rate (requests/s)",
-                                height=240, elem_id="monitoring-rate")
-        latency_plot = gr.LinePlot(x="time", y="value", color="metric", title="Latency (ms)",
-                                   height=240, elem_id="monitoring-latency")
+        rate_plot = gr.HTML(elem_id="monitoring-rate")
+        latency_plot = gr.HTML(elem_id="monitoring-latency")
     gr.Markdown("### Drift")
     drift_msg = gr.HTML(elem_id="monitoring-drift-summary")
     drift_plot = gr.BarPlot(x="time", y="drifted share", color="drift", y_lim=[0, 1], height=260,
@@ -74,14 +73,19 @@ def build(ctx: HubContext) -> TabHandles:
         try:
             snap = ctx.metrics_history.sample(ctx.api.metrics_text)
         except Exception as exc:  # noqa: BLE001
-            return notice(describe_error(exc), "error"), None, None
+            return notice(describe_error(exc), "error"), gr.skip(), gr.skip()
         series = ctx.metrics_history.series()
         rate = series[series["metric"] == "requests/s"]
         latency = series[series["metric"] != "requests/s"]
         note = ""
         if series.empty:
             note = notice("Rates appear after two samples (a few seconds with this tab open).", "info")
-        return live_summary_html(snap) + note, rate, latency
+        span = None if series.empty else (float(series["time"].min()), float(series["time"].max()))
+        return (live_summary_html(snap) + note,
+                time_series_svg(rate, title="Request rate", unit="requests/s", elem_class="hub-rate-chart",
+                                span=span),
+                time_series_svg(latency, title="Latency", unit="ms", elem_class="hub-latency-chart",
+                                span=span))
 
     def drift():
         try:

@@ -1,4 +1,5 @@
-"""Overview tab: health of every service, the champion model and links to the other UIs."""
+"""Overview tab: the system drawn with each part's live health, the health of every service in
+words, the champion model and links to the other UIs (marked when their service is down)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gradio_hub.common import (
     table,
 )
 from gradio_hub.context import HubContext
+from gradio_hub.diagram import Node, system_svg
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-probe")
 
@@ -34,9 +36,11 @@ def _probe(service: str, fn, *, url: str | None, hint: str, optional: bool = Fal
         return Health(service, False, describe_error(exc), url, hint, optional)
 
 
-def probes(ctx: HubContext) -> list[Health]:
-    """Every service, probed in parallel: the slowest one bounds the page, not their sum."""
+def probes(ctx: HubContext, dagster_seen: dict | None = None) -> list[Health]:
+    """Every service, probed in parallel: the slowest one bounds the page, not their sum.
+    `dagster_seen` receives the Dagster health (webserver, code location, daemon apart)."""
     s = ctx.settings
+    dagster_seen = {} if dagster_seen is None else dagster_seen
 
     def api() -> str:
         ctx.api.health()
@@ -47,6 +51,7 @@ def probes(ctx: HubContext) -> list[Health]:
 
     def dagster() -> str:
         health = ctx.dagster.health()
+        dagster_seen["health"] = health
         if not health.location_loaded:
             raise ServiceError("Dagster", f"webserver up (dagster {health.version}) but {health.location_problem}")
         text = f"dagster {health.version}, code location 'rakuten' loaded"
@@ -112,6 +117,55 @@ def health_html(rows: list[Health]) -> str:
     return summary + table(["service", "state", "details", "address"], body, raw_columns={0, 1, 2, 3})
 
 
+def _state(h: Health | None) -> str:
+    if h is None:
+        return "off"  # not configured
+    if h.ok:
+        return "warn" if "WARNING" in h.detail else "up"
+    return "off" if h.optional and "unreachable" in h.detail else "down"
+
+
+def system_nodes(ctx: HubContext, rows: list[Health], dagster_seen: dict) -> list[Node]:
+    """One box per part of the system, from the probes: Dagster's webserver, code location and
+    daemon each get their own state from the one Dagster health answer."""
+    by = {h.service: h for h in rows}
+    s = ctx.settings
+    nodes = [Node("hub", "up", "serving this page")]
+    api = by.get("API")
+    nodes.append(Node("api", _state(api), api.detail if api else "", ctx.api.docs_url))
+    web = by.get("Dagster")
+    health = dagster_seen.get("health")
+    dagster = ctx.dagster.base_url
+    if health is None:  # the webserver did not answer: the rest of Dagster cannot be seen
+        detail = web.detail if web else "not checked"
+        nodes += [Node("dagster_web", "down", detail, dagster),
+                  Node("dagster_code", "unknown", "unknown while the webserver is down", dagster),
+                  Node("dagster_daemon", "unknown", "unknown while the webserver is down", dagster)]
+    else:
+        nodes.append(Node("dagster_web", "up", f"dagster {health.version}", dagster))
+        nodes.append(Node("dagster_code", "up" if health.location_loaded else "down",
+                          "code location 'rakuten' loaded" if health.location_loaded
+                          else health.location_problem or "", f"{dagster}/locations"))
+        daemon = {True: "up", False: "down", None: "unknown"}[health.daemons_healthy]
+        nodes.append(Node("dagster_daemon", daemon, health.daemon_problem or
+                          ("daemon running" if health.daemons_healthy else "the instance does not say"),
+                          f"{dagster}/health"))
+    mlflow, mlflow_ui = by.get("MLflow"), by.get("MLflow UI")
+    state = _state(mlflow)
+    detail = f"tracking {s.tracking_uri}: " + (mlflow.detail if mlflow else "not checked")
+    if state == "up" and mlflow_ui is not None and not mlflow_ui.ok:
+        detail += f"; the MLflow UI is not running ({mlflow_ui.detail})"
+    ui_url = ctx.mlflow_ui.model_url(s.model_name) if mlflow_ui is not None and mlflow_ui.ok else None
+    nodes.append(Node("mlflow", state, detail, ui_url))
+    db = by.get("Database")
+    nodes.append(Node("database", _state(db), db.detail if db else "", None))
+    for key, name in (("prometheus", "Prometheus"), ("grafana", "Grafana")):
+        h = by.get(name)
+        nodes.append(Node(key, _state(h), h.detail if h else f"not configured (RAKUTEN_{name.upper()}_URL)",
+                          h.url if h is not None and h.ok else None))
+    return nodes
+
+
 def champion_html(ctx: HubContext) -> str:
     try:
         champ = ctx.registry.champion()
@@ -136,21 +190,36 @@ def champion_html(ctx: HubContext) -> str:
     return head + table(None, rows)
 
 
-def links_html(ctx: HubContext) -> str:
+def links_html(ctx: HubContext, rows: list[Health] | None = None) -> str:
+    """Links to the other UIs; one whose service did not answer the last check says so."""
     s = ctx.settings
-    items = [("Dagster UI (assets, runs, sensors)", ctx.dagster.base_url),
-             ("MLflow UI (runs, registered models)", ctx.mlflow_ui.model_url(s.model_name)),
-             ("Grafana dashboards", ctx.grafana.base_url),
-             ("API docs (OpenAPI)", ctx.api.docs_url),
-             ("Prometheus", ctx.prometheus.base_url)]
-    lis = "".join(f"<li>{link(url, text)}</li>" if url else f"<li>{esc(text)}: not configured</li>"
-                  for text, url in items)
-    return f'<ul class="hub-links">{lis}</ul>'
+    by = {h.service: h for h in rows or []}
+    items = [("Dagster UI (assets, runs, sensors)", ctx.dagster.base_url, "Dagster"),
+             ("MLflow UI (runs, registered models)", ctx.mlflow_ui.model_url(s.model_name), "MLflow UI"),
+             ("Grafana dashboards", ctx.grafana.base_url, "Grafana"),
+             ("API docs (OpenAPI)", ctx.api.docs_url, "API"),
+             ("Prometheus", ctx.prometheus.base_url, "Prometheus")]
+    lis = []
+    for text, url, service in items:
+        if not url:
+            lis.append(f"<li>{esc(text)}: not configured</li>")
+            continue
+        h = by.get(service)
+        # The API answers its docs even when not ready; the link is down only when it is unreachable.
+        down = h is not None and not h.ok and (service != "API" or "unreachable" in h.detail)
+        if down:
+            lis.append(f'<li class="hub-link-down">{link(url, text)} '
+                       f'{badge("down: " + h.detail, "error")}</li>')
+        else:
+            lis.append(f'<li class="hub-link-up">{link(url, text)}</li>')
+    return f'<ul class="hub-links">{"".join(lis)}</ul>'
 
 
 def build(ctx: HubContext) -> TabHandles:
     gr.Markdown("Health of every part of the system, the model in production and where to look next.")
     refresh_btn = gr.Button("Refresh", size="sm", elem_id="overview-refresh")
+    gr.Markdown("### The system (each box coloured by its live health; click one to open its UI)")
+    system = gr.HTML(notice("Checking services…"), elem_id="overview-system")
     with gr.Row():
         with gr.Column(scale=3):
             gr.Markdown("### Services")
@@ -163,9 +232,11 @@ def build(ctx: HubContext) -> TabHandles:
 
     def refresh():
         champ = _pool.submit(champion_html, ctx)
-        rows = probes(ctx)
-        return health_html(rows), champ.result(), links_html(ctx)
+        seen: dict = {}
+        rows = probes(ctx, seen)
+        return (system_svg(system_nodes(ctx, rows, seen)), health_html(rows), champ.result(),
+                links_html(ctx, rows))
 
-    outputs = [health, champion, links]
+    outputs = [system, health, champion, links]
     refresh_btn.click(refresh, outputs=outputs, api_visibility="private")
     return TabHandles(refresh, [], outputs)

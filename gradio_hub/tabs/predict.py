@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 import pandas as pd
 
@@ -11,6 +13,14 @@ from gradio_hub.context import HubContext
 
 HISTORY_TYPES = ["str", "str", "str", "number", "str", "number", "str", "number"]
 PREVIEW_ROWS = 50
+PREDICTION_COLUMNS = ["prdtypecode", "category", "confidence", "status", "model_version"]
+HISTORY_WAIT_S = 5.0  # the API writes its inference log every half second or so
+
+
+def preview_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The batch result for the screen: what the model said first, then the uploaded columns."""
+    first = [c for c in PREDICTION_COLUMNS if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]].head(PREVIEW_ROWS).astype(str)
 
 
 # Below this share of known words, the hub says the answer is a guess.
@@ -39,12 +49,24 @@ def result_html(answer: dict) -> str:
     )
 
 
-def top_k_frame(answer: dict | None) -> pd.DataFrame:
-    """Bars of the top-k; typed columns even when empty (the plot reads its axes' types from them)."""
+def top_k_html(answer: dict | None) -> str:
+    """The top-k as horizontal bars in HTML: each label is text in its own line that wraps, so it
+    is never clipped (a plot library's rotated axis labels were cut off for long category names)."""
     top = (answer or {}).get("top_k") or []
-    return pd.DataFrame({
-        "category": pd.Series([f"{t['prdtypecode']} {t['category'].split(' > ')[-1]}" for t in top], dtype=str),
-        "probability": pd.Series([round(float(t["probability"]), 4) for t in top], dtype=float)})
+    if not top:
+        return ""
+    rows = []
+    for t in top:
+        share = max(0.0, min(1.0, float(t["probability"])))
+        rows.append(
+            '<div class="hub-bar" style="display:grid;grid-template-columns:minmax(8em,40%) 1fr 4em;'
+            'gap:0.5em;align-items:center;margin:0.25em 0">'
+            f'<div class="hub-bar-label" style="overflow-wrap:anywhere">{esc(t["prdtypecode"])} '
+            f'{esc(t["category"].split(" > ")[-1])}</div>'
+            '<div style="background:#eef1f5;border-radius:3px;height:1.1em">'
+            f'<div style="background:#3b73b9;height:100%;border-radius:3px;width:{100 * share:.1f}%"></div></div>'
+            f'<div style="text-align:right">{100 * share:.1f}%</div></div>')
+    return '<div class="hub-top-k"><div style="font-weight:600">Top-5 probabilities</div>' + "".join(rows) + "</div>"
 
 
 def build(ctx: HubContext) -> TabHandles:
@@ -58,24 +80,18 @@ def build(ctx: HubContext) -> TabHandles:
             predict_btn = gr.Button("Predict", variant="primary", elem_id="predict-button")
         with gr.Column(scale=1):
             result = gr.HTML(elem_id="predict-result")
-            chart = gr.BarPlot(top_k_frame(None), x="category", y="probability", sort="-y",
-                               y_lim=[0, 1], title="Top-5 probabilities", x_label_angle=-20,
-                               elem_id="predict-chart", height=340)
+            chart = gr.HTML(elem_id="predict-chart")
+    last_prediction = gr.State(None)
 
     def predict(title: str, text: str):
         if not (title or "").strip():
             return notice("Enter a product title first: the title (designation) is required.", "warn"), \
-                top_k_frame(None)
+                "", None
         try:
             answer = ctx.api.predict(title, text)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence
-            return notice(describe_error(exc), "error"), top_k_frame(None)
-        return result_html(answer), top_k_frame(answer)
-
-    predict_btn.click(predict, [designation, description], [result, chart], api_visibility="private",
-                      concurrency_id="predict")
-    designation.submit(predict, [designation, description], [result, chart], api_visibility="private",
-                       concurrency_id="predict")
+            return notice(describe_error(exc), "error"), "", None
+        return result_html(answer), top_k_html(answer), answer.get("prediction_id")
 
     gr.Markdown("### Batch prediction from a CSV\nThe official format (`X_test_update.csv`: unnamed "
                 "index, designation, description, productid, imageid) or any CSV with a "
@@ -102,7 +118,7 @@ def build(ctx: HubContext) -> TabHandles:
         except Exception as exc:  # noqa: BLE001
             return notice(describe_error(exc), "error"), None, gr.update(visible=False)
         kind = "ok" if outcome.skipped == 0 else "warn"
-        preview = outcome.frame.head(PREVIEW_ROWS).astype(str)
+        preview = preview_frame(outcome.frame)
         return notice(outcome.summary(), kind), str(outcome.path), gr.update(value=preview, visible=True)
 
     batch_btn.click(batch, [upload], [batch_msg, download, batch_preview], api_visibility="private",
@@ -121,5 +137,25 @@ def build(ctx: HubContext) -> TabHandles:
         except Exception as exc:  # noqa: BLE001
             return notice(describe_error(exc), "error"), None
 
+    def refresh_after(prediction_id):
+        """After a prediction: the history once the API has logged it (it writes in the
+        background), or as it is after a few seconds."""
+        if not prediction_id:
+            return gr.skip(), gr.skip()
+        deadline = time.monotonic() + HISTORY_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                if ctx.store.prediction_logged(prediction_id):
+                    break
+            except Exception:  # noqa: BLE001 - refresh() below says what is wrong
+                break
+            time.sleep(0.3)
+        return refresh()
+
+    for trigger in (predict_btn.click, designation.submit):
+        trigger(predict, [designation, description], [result, chart, last_prediction],
+                api_visibility="private", concurrency_id="predict").then(
+            refresh_after, [last_prediction], [history_msg, history], api_visibility="private",
+            show_progress="hidden")
     history_refresh.click(refresh, outputs=[history_msg, history], api_visibility="private")
     return TabHandles(refresh, [], [history_msg, history])

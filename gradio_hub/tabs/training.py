@@ -3,7 +3,7 @@ followed from here, and promotion / roll-back of the champion alias with a confi
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import gradio as gr
 import pandas as pd
@@ -55,6 +55,23 @@ def run_html(ctx: HubContext, run: RunInfo) -> str:
             + (f", {run.duration_s:.0f} s" if run.duration_s is not None else "") + ".")
     html = notice(text, kind) + f'<p class="hub-run-status" data-status="{esc(run.status)}">' \
         f'Status: <b>{esc(run.status)}</b> · {link(ctx.dagster.run_url(run.run_id), "open this run in the Dagster UI")}</p>'
+    # Until its first step starts a run has no steps to show: say what it is and what it waits for.
+    now = datetime.now(UTC)
+    details = [["run id", run.run_id], ["job", run.job],
+               ["launched by", run.tags.get("launched_by", "n/a")],
+               ["created", f"{_fmt(run.created)} ({(now - run.created).total_seconds():.0f} s ago)"
+                if run.created else "n/a"]]
+    if run.assets:
+        details.append(["assets", ", ".join(run.assets)])
+    if not run.finished:
+        waiting = {"QUEUED": "waiting for the Dagster daemon to take it from the queue (the Overview "
+                             "says whether the daemon is running)",
+                   "NOT_STARTED": "waiting for the Dagster daemon to take it from the queue",
+                   "STARTING": "the run's process is starting and loading the project's code "
+                               "(tens of seconds on a small machine)",
+                   "STARTED": f"running step {next((s.get('stepKey') for s in run.steps if s.get('status') == 'IN_PROGRESS'), 'by step')}"}
+        details.append(["now", waiting.get(run.status, run.status.lower())])
+    html += table(None, details, raw_columns=set()).replace('class="hub-table"', 'class="hub-table hub-run-details"', 1)
     if steps:
         html += table(["step", "status"], steps)
     if run.status == "FAILURE":
@@ -83,12 +100,6 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
 
     with gr.Row():
         with gr.Column():
-            gr.Markdown("### Confusion matrix")
-            cm_version = gr.Dropdown(label="Version", choices=[], elem_id="cm-version")
-            cm_msg = gr.HTML()
-            cm_image = gr.Image(type="filepath", interactive=False, show_label=False, height=420,
-                                elem_id="cm-image")
-        with gr.Column():
             gr.Markdown("### Champion alias")
             champion_now = gr.HTML(elem_id="champion-now")
             promote_version = gr.Dropdown(label="Version to make champion", choices=[],
@@ -106,6 +117,12 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
             alias_msg = gr.HTML(elem_id="alias-message")
             pending = gr.State(None)
 
+    # Full width and unscaled: 27 classes need the figure's own pixels to be readable.
+    gr.Markdown("### Confusion matrix (rows: true class, share of it predicted as each column)")
+    cm_version = gr.Dropdown(label="Version", choices=[], elem_id="cm-version")
+    cm_msg = gr.HTML()
+    cm_image = gr.Image(type="filepath", interactive=False, show_label=False, elem_id="cm-image",
+                        buttons=["download", "fullscreen"])
     gr.Markdown("### Materialise in Dagster\nThe run goes through Dagster's GraphQL API, so it shows "
                 "in the Dagster UI with its logs. `training_job` retrains on the rows already stored; "
                 "`all_assets_job` ingests the next batch first.")

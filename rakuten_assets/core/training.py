@@ -139,7 +139,8 @@ def plot_confusion_matrix(y_true, y_pred, path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(11, 10), dpi=90)
     image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), [str(c) for c in labels], rotation=90, fontsize=8)
-    ax.set_yticks(range(len(labels)), [f"{c} {category_name(c)[:28]}" for c in labels], fontsize=7)
+    # The last part of the name ("Consoles", not "Video Games & Consoles > Con"): 27 rows stay readable.
+    ax.set_yticks(range(len(labels)), [f"{c} {category_name(c).split(' > ')[-1][:30]}" for c in labels], fontsize=8)
     ax.set_xlabel("predicted prdtypecode")
     ax.set_ylabel("true prdtypecode")
     ax.set_title(title)
