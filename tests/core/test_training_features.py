@@ -3,6 +3,7 @@ same fitted featuriser and the same matrices as fitting the FeatureUnion whole."
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -65,3 +66,19 @@ def test_a_featuriser_that_is_not_a_union_is_one_part(texts):
     fitted, x_train, _ = assemble(vectoriser, [fit_part(name, part, texts)])
     _same(x_train, clone(vectoriser).fit_transform(texts.train))
     assert len(texts.y_train) == len(texts.train) and len(texts.y_test) == len(texts.test)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"max_features": 300}, {"min_df": 0.005, "max_df": 0.5}])
+def test_bounded_char_fit_equals_the_class_own_fit(texts, overrides):
+    from rakuten_assets.core.model import CharWbTfidf
+    from rakuten_assets.core.training_features import _char_wb_fit_transform
+
+    params = {"ngram_range": (2, 5), "min_df": 2, "max_df": 0.1, **overrides}
+    reference = CharWbTfidf(**params)
+    x_reference = reference.fit_transform(texts.train)
+    bounded = CharWbTfidf(**params)
+    x_bounded = _char_wb_fit_transform(bounded, texts.train, chunk_rows=97)  # many uneven chunks
+    assert bounded.vocabulary_ == reference.vocabulary_
+    assert np.array_equal(bounded.idf_, reference.idf_)
+    _same(x_bounded, x_reference)
+    _same(bounded.transform(texts.test), reference.transform(texts.test))
