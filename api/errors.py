@@ -3,6 +3,7 @@ raise, the handlers that turn them (and FastAPI's own) into responses, and the A
 that enforces the body-size limit and times every request. An error never echoes the submitted
 text or a traceback."""
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -44,6 +45,12 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
 
 def error_response(status: int, kind: str, detail: Any, headers: dict | None = None) -> Response:
     return json_response({"error": kind, "detail": detail}, status, headers)
+
+
+def shutting_down_response() -> Response:
+    return error_response(503, "shutting_down", "the API is shutting down; retry (another "
+                          "instance, or this one once restarted)", {"Retry-After": "5",
+                                                                     "Connection": "close"})
 
 
 STATUS_KIND = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -92,6 +99,10 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
+        if getattr(request.app.state, "shutting_down", False):
+            # The model thread and the micro-batcher stop under in-flight requests at SIGTERM.
+            metrics.errors.labels("shutting_down").inc()
+            return shutting_down_response()
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         metrics.errors.labels("internal").inc()
         return error_response(500, "internal_error", "unexpected server error; it has been logged")
@@ -111,12 +122,14 @@ class HttpMiddleware:
         t0 = time.perf_counter()
         scope["rakuten.t0"] = t0
         status = 500
+        started = False
         max_body = self.max_body
 
         async def send_wrapper(message):
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
             await send(message)
 
         try:
@@ -142,7 +155,16 @@ class HttpMiddleware:
                         raise BodyTooLarge(max_body)
                 return message
 
-            await self.app(scope, receive_wrapper, send_wrapper)
+            try:
+                await self.app(scope, receive_wrapper, send_wrapper)
+            except asyncio.CancelledError:
+                # uvicorn cancels requests still running when the graceful shutdown time is
+                # over; without this they got its plain-text 500. The request is answered (503
+                # in the API's format) and the cancellation ends here, in the request's task.
+                if started:
+                    raise
+                self.metrics.errors.labels("shutting_down").inc()
+                await shutting_down_response()(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

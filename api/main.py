@@ -20,6 +20,7 @@ from api.errors import HttpMiddleware, install_error_handlers
 from api.inference_log import InferenceLogWriter
 from api.metrics import Metrics, multiprocess_dir
 from api.quality_gauges import QualityCollector
+from api import server
 from api.routes import admin, feedback, operations, prediction
 from api.schemas import build_request_models
 from api.stores import LazyStore
@@ -30,10 +31,16 @@ log = logging.getLogger("api.main")
 # How long start-up waits for the first model load before accepting traffic anyway (the load
 # then finishes in the background and /ready turns 200).
 STARTUP_LOAD_TIMEOUT = 120.0
+# ...but only if the registry answers at all within this time.
+REGISTRY_ANSWER_TIMEOUT = 3.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    server.configure(max_header_bytes=settings.api_max_header_bytes,
+                     max_headers=settings.api_max_headers,
+                     read_timeout=settings.api_read_timeout_seconds,
+                     max_connections=settings.api_max_connections)
     metrics = Metrics()
     stores = LazyStore(settings.db_url)
 
@@ -66,17 +73,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         writer.start()
         service.start()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(holder.check, True), STARTUP_LOAD_TIMEOUT)
-        except TimeoutError:
-            log.warning("the model is still loading after %.0f s; serving /ready=503 until "
-                        "it is done", STARTUP_LOAD_TIMEOUT)
+        first_load = asyncio.ensure_future(asyncio.to_thread(holder.check, True))
+        answered = await asyncio.to_thread(holder.registry_answered.wait, REGISTRY_ANSWER_TIMEOUT)
+        if not answered:
+            # A hung MLflow must not keep the port closed (issue 13: /health took 47 s).
+            log.warning("the MLflow registry has not answered within %.0f s; serving now, "
+                        "/ready=503 until a model is loaded", REGISTRY_ANSWER_TIMEOUT)
+        else:
+            try:
+                await asyncio.wait_for(asyncio.shield(first_load), STARTUP_LOAD_TIMEOUT)
+            except TimeoutError:
+                log.warning("the model is still loading after %.0f s; serving /ready=503 until "
+                            "it is done", STARTUP_LOAD_TIMEOUT)
         if holder.current is None:
             log.warning("no model loaded at start-up: %s", holder.reason)
         poller = asyncio.create_task(holder.poll_forever(), name="registry-poller")
         try:
             yield
         finally:
+            # Requests still failing from here on are refused as 503 shutting_down (errors.py).
+            app.state.shutting_down = True
             poller.cancel()
             await service.stop()
             await asyncio.to_thread(writer.close)
@@ -102,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.writer = writer
     app.state.stores = stores
     app.state.quality = quality
+    app.state.shutting_down = False
     app.add_middleware(HttpMiddleware, metrics=metrics, max_body=settings.api_max_body_bytes)
     install_error_handlers(app, metrics)
     models = build_request_models(settings.api_max_text_chars, settings.api_max_batch)
@@ -131,8 +148,12 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1,
     settings = get_settings()
     host = host or settings.api_host
     port = port or settings.api_port
+    # The protocol adds the limits uvicorn lacks (head size and count, read deadline, open
+    # connections: api/server.py); it is named by class so worker processes import it too.
     common = dict(host=host, port=port, log_level=log_level, access_log=False,
-                  timeout_graceful_shutdown=15, proxy_headers=False, server_header=False)
+                  timeout_graceful_shutdown=15, proxy_headers=False, server_header=False,
+                  http="api.server:LimitedHttpToolsProtocol",
+                  timeout_keep_alive=settings.api_keep_alive_seconds)
     if workers > 1:
         _prepare_multiprocess(settings)
         uvicorn.run("api.main:create_app", factory=True, workers=workers, **common)

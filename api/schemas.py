@@ -77,6 +77,8 @@ class ModelInfoResponse(BaseModel):
     loaded_at: datetime
     n_classes: int
     serving_path: ServingPath
+    canary_refusal: dict | None = Field(None, description="The last version the canary refused "
+                                        "(version, reason, at, canary_rows, canary_accuracy).")
 
 
 class ReloadResponse(BaseModel):

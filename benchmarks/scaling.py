@@ -88,6 +88,55 @@ def run_pipeline(rows: int, home: Path) -> dict:
             "log": str(log)}
 
 
+# --- executors: the training job in one process against Dagster's multiprocess executor ----------
+
+def parallel_training_job():
+    """For `dagster.reconstructable`: the multiprocess executor starts each step in a new process
+    that must rebuild the job from an importable function."""
+    from rakuten_assets.definitions import defs
+
+    return defs().resolve_job_def("parallel_training_job")
+
+
+def serial_training_job():
+    from rakuten_assets.definitions import defs
+
+    return defs().resolve_job_def("training_job")
+
+
+RUN_JOB = """
+import json, sys, time
+sys.path.insert(0, {bench!r})
+from dagster import DagsterInstance, execute_job, reconstructable
+import scaling
+job = getattr(scaling, {name!r})
+started = time.perf_counter()
+with DagsterInstance.get() as instance:
+    result = execute_job(reconstructable(job), instance=instance, raise_on_error=False)
+    print(json.dumps({{"seconds": time.perf_counter() - started, "success": result.success,
+                      "run_id": result.run_id}}))
+"""
+
+
+def run_training_executor(rows: int, home: Path, job: str) -> dict:
+    """Fresh home, the catalogue ingested, then the training job alone as a run of its own
+    process (as the daemon launches it): `serial_training_job` (in-process executor) or
+    `parallel_training_job` (multiprocess executor, one process per step, two at once here)."""
+    env = clean_env(home, rows)
+    home.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(BIN / "rakuten"), "materialize", "--job", "ingest_job"], env=env, cwd=home,
+                   check=True, capture_output=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", RUN_JOB.format(bench=str(Path(__file__).resolve().parent),
+                                                                   name=job)],
+                            env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    report = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"success": False}
+    return {"job": job, "rows": rows, "seconds": wall, "success": report.get("success", False),
+            "steps": step_times(home / "dagster") if report.get("success") else {}}
+
+
 # --- API -----------------------------------------------------------------------------------------
 
 WRK_SCRIPT = """
@@ -212,6 +261,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20, help="wrk duration per load")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--executors", type=int, default=None, metavar="ROWS",
+                        help="also time the training job at ROWS rows on the in-process executor "
+                             "and on the multiprocess one (parallel_training_job)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
 
@@ -247,6 +299,19 @@ def main() -> int:
             for r in pipeline[1:]:
                 print(f"{r['rows'] / first['rows']:.1f}x rows -> {r['seconds'] / first['seconds']:.2f}x wall "
                       f"time, {r['cpu_seconds'] / first['cpu_seconds']:.2f}x CPU time")
+        if args.executors:
+            print(f"\n## Training job at {args.executors:,} rows: in-process against multiprocess executor "
+                  f"(load average {os.getloadavg()[0]:.1f})")
+            runs = {}
+            for job in ("serial_training_job", "parallel_training_job"):
+                runs[job] = run_training_executor(args.executors, base / f"exec-{job}", job)
+                r = runs[job]
+                steps = ", ".join(f"{k.split('.')[0]} {v:.1f}" for k, v in r["steps"].items())
+                print(f"{job:>22}: {r['seconds']:7.1f} s wall, success={r['success']}; steps (s): {steps}")
+            serial, parallel = runs["serial_training_job"], runs["parallel_training_job"]
+            if serial["success"] and parallel["success"]:
+                print(f"multiprocess speed-up: {serial['seconds'] / parallel['seconds']:.2f}x wall time "
+                      f"(in-process {serial['seconds']:.1f} s / multiprocess {parallel['seconds']:.1f} s)")
         if args.workers and serving_home is not None:
             print(f"\n## API: wrk, {args.connections} connections, {args.seconds}s per load")
             print(f"{'workers':>7} {'load':>8} {'req/s':>9} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8} "

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from gradio_hub.clients.api import ApiClient
-from gradio_hub.common import ServiceError, scratch_dir
+from gradio_hub.common import ServiceError, scratch_dir, write_csv
 from rakuten_assets.core.settings import Settings
 
 
@@ -119,6 +119,8 @@ def predict_frame(frame: pd.DataFrame, client: ApiClient, settings: Settings,
             versions.add(str(pred["model_version"]))
     folder = Path(tempfile.mkdtemp(prefix="batch-", dir=scratch_dir()))
     path = folder / "predictions.csv"
-    out.to_csv(path, index=False)
+    # Uploaded text goes back to people who open it in a spreadsheet: formula cells neutralised
+    # (issue 13 found `=HYPERLINK(...)`, `@SUM`, `+1+1` written unchanged).
+    write_csv(out, path)
     predicted = int((out["status"] == "ok").sum())
     return BatchOutcome(out, path, predicted, len(out) - predicted, sorted(versions, key=str))

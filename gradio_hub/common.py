@@ -104,9 +104,12 @@ def neutralise_cell(value):
 def write_csv(frame, path: Path) -> Path:
     """A CSV for people to open in a spreadsheet: text cells that would start a formula are
     neutralised; numbers are written as numbers."""
+    import pandas as pd
+
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
+        # object or the string dtypes (pandas 3 reads text as `str`): any may hold text.
+        if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise_cell)
     safe.to_csv(path, index=False)
     return path

@@ -16,11 +16,13 @@ import asyncio
 import gc
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from api.engine.canary import BUILT_IN_ROWS, CanaryResult, canary_rows, run_canary
 from api.engine.predictor import Predictor
 from api.metrics import Metrics
 from rakuten_assets.core.settings import Settings
@@ -29,10 +31,13 @@ log = logging.getLogger("api.engine.model_holder")
 
 # The MLflow client retries a refused connection 7 times with exponential backoff (minutes)
 # by default; a service must answer "MLflow is down" quickly and try again later instead.
+# A hung MLflow (accepting, never answering) held /admin/reload for 40 s with a 20 s timeout and
+# one retry (issue 13): each call now gives up after 10 s and is not retried; the poller tries
+# again on its next round anyway.
 _MLFLOW_ENV_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 # A version that failed to load is tried again on a poll only after this long (at once on
 # /admin/reload).
@@ -73,6 +78,11 @@ class ModelHolder:
         self.last_error: str | None = None
         self._failed: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Set once the registry has answered (or failed) on a check: start-up waits for the first
+        # model only when MLflow answers at all, so /health never waits on a hung MLflow.
+        self.registry_answered = threading.Event()
+        # The last version the canary refused, and why (shown on /model).
+        self.last_refusal: dict | None = None
 
     # --- registry -------------------------------------------------------------------------
     def registry(self):
@@ -106,9 +116,10 @@ class ModelHolder:
             registry = self.registry()
             mv = registry.champion()
         except Exception as exc:
-            error = (f"MLflow registry unreachable at {self.settings.tracking_uri}: "
-                     f"{_short(exc)}")
-            return self._failure("registry", error, previous)
+            self.registry_answered.set()
+            log.warning("MLflow registry unreachable at %s: %s", self.settings.tracking_uri, exc)
+            return self._failure("registry", f"MLflow registry unreachable: {_short(exc)}", previous)
+        self.registry_answered.set()
         if mv is None:
             error = f"no version of model '{name}' has the alias '{alias}'"
             return self._failure("no_champion", error, previous, count=False)
@@ -129,6 +140,16 @@ class ModelHolder:
             error = f"version {version} of '{name}' failed to load: {_short(exc)}"
             log.exception("model load failed")
             return self._failure("load", error, previous)
+        canary = self._canary(loaded)
+        if not canary.passed:
+            self._failed[version] = time.monotonic()
+            self.last_refusal = {"version": version, "reason": canary.refusal,
+                                 "at": datetime.now(UTC).isoformat(),
+                                 "canary_rows": canary.rows, "canary_accuracy": canary.accuracy}
+            error = f"version {version} of '{name}' refused by the canary: {canary.refusal}"
+            log.error("%s; %s", error, f"still serving version {previous}" if previous else
+                      "nothing is served")
+            return self._failure("canary", error, previous)
         self._failed.pop(version, None)
         # The model's objects live as long as it serves: keep them out of the cyclic GC's
         # full collections, which otherwise walk them all and stall requests (p99).
@@ -144,6 +165,17 @@ class ModelHolder:
             log.warning("version %s is served without the fast path for: %s", version,
                         "; ".join(loaded.predictor.fallbacks))
         return CheckResult(True, previous, version)
+
+    def _canary(self, loaded: LoadedModel) -> CanaryResult:
+        """The canary of api/engine/canary.py on the store's labelled rows and the predictor's
+        built-in sample rows; a canary that cannot run at all lets the version through (logged)."""
+        try:
+            titles, bodies, labels = canary_rows(self.settings.db_url)
+            return run_canary(loaded.predictor, loaded.metrics.get("test_accuracy"), titles, bodies,
+                              labels, extra_rows=BUILT_IN_ROWS)
+        except Exception:
+            log.exception("the canary of version %s could not run", loaded.version)
+            return CanaryResult(0, 0, 0, None, None)
 
     def _failure(self, stage: str, error: str, previous: str | None, *,
                  count: bool = True) -> CheckResult:
@@ -185,6 +217,19 @@ class ModelHolder:
                 log.exception("registry poll failed")
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_HOST = re.compile(r"host='[^']*'|port=\d+|url: \S+")
+_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
+
+
+def public_text(text: str) -> str:
+    """`text` without URLs, hosts and file paths: what a client may see of an internal error
+    (the full text goes to the log). Issue 13 found MLflow's URL and temp paths in 503 details."""
+    text = _URL.sub("<url>", text)
+    text = _HOST.sub("<host>", text)
+    return _PATH.sub("<path>", text)
+
+
 def _short(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    text = public_text(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= 300 else text[:297] + "..."

@@ -78,16 +78,27 @@ def optimise_linear_models(pipeline) -> int:
     return count
 
 
-def _transform(step, X, fast: dict | None = None):
+def _transform(step, X, fast: dict | None = None, shares: dict | None = None):
     """`step.transform(X)`, minus joblib's per-call set-up for a sequential FeatureUnion, and
-    with the fast TF-IDF counting (`api.engine.featurize`) for the vectorizers in `fast`."""
+    with the fast TF-IDF counting (`api.engine.featurize`) for the vectorizers in `fast`.
+    `shares` (vectorizer id -> None) receives the known-word shares those vectorizers give
+    from their own tokenisation (`FastTfidf.transform_with_shares`)."""
     fast = fast or {}
+    shares = {} if shares is None else shares
+
+    def run(t):
+        if id(t) not in fast:
+            return t.transform(X)
+        if id(t) in shares:
+            out, shares[id(t)] = fast[id(t)].transform_with_shares(X)
+            return out
+        return fast[id(t)].transform(X)
+
     if id(step) in fast:
-        return fast[id(step)].transform(X)
+        return run(step)
     if (isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
             and not step.transformer_weights):
-        parts = [fast[id(t)].transform(X) if id(t) in fast else t.transform(X)
-                 for _, t in step.transformer_list
+        parts = [run(t) for _, t in step.transformer_list
                  if t is not None and not isinstance(t, str)]
         if parts and all(sp.issparse(p) for p in parts):
             return sp.hstack(parts, format="csr")
@@ -105,7 +116,7 @@ def _word_vocabulary(pipeline):
     for vec in candidates:
         if getattr(vec, "analyzer", None) == "word" and hasattr(vec, "vocabulary_") \
                 and hasattr(vec, "build_tokenizer"):
-            return vec.build_tokenizer(), vec.vocabulary_
+            return vec.build_tokenizer(), vec.vocabulary_, id(vec)
     return None
 
 
@@ -199,7 +210,7 @@ class Predictor:
         self.fast_classifier = None
         self.text_fn = None
         self.vectorizers = 0  # TF-IDF vectorisers in the pipeline (fast or not)
-        # (tokenizer, vocabulary) of the word vectoriser: which words the model knows
+        # (tokenizer, vocabulary, id) of the word vectoriser: which words the model knows
         self.word_vocabulary = _word_vocabulary(pipeline)
         self.fallbacks: list[str] = []  # why a fast part is not used, in words
         if optimise:
@@ -300,11 +311,12 @@ class Predictor:
                       descriptions: Sequence[str | None]) -> np.ndarray:
         return self._proba_and_texts(designations, descriptions)[0]
 
-    def _proba_and_texts(self, designations, descriptions) -> tuple[np.ndarray, list[str] | None]:
-        """The probabilities, and the cleaned texts when the fast path computed them."""
+    def _proba_and_texts(self, designations, descriptions):
+        """The probabilities, the cleaned texts when the fast path computed them, and the
+        known-word shares when the fast word vectoriser computed them (else None)."""
         steps = getattr(self.pipeline, "steps", None)
         if not self.fast or not steps:
-            return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None
+            return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None, None
         texts = None
         if self.text_fn is not None:
             X = texts = self.text_fn(designations, descriptions)
@@ -312,12 +324,15 @@ class Predictor:
         else:
             X = to_frame(designations, descriptions)
             middle = steps[:-1]
+        # the word vectoriser's known-word shares, from its own tokenisation (cleaned texts only)
+        shares = {self.word_vocabulary[2]: None} if texts is not None and self.word_vocabulary else {}
         for _, step in middle:
             if step is None or isinstance(step, str):
                 continue
-            X = _transform(step, X, self.fast_vectorizers)
+            X = _transform(step, X, self.fast_vectorizers, shares)
         classifier = self.fast_classifier or steps[-1][1]
-        return np.asarray(classifier.predict_proba(X)), texts
+        known = next(iter(shares.values()), None)
+        return np.asarray(classifier.predict_proba(X)), texts, known
 
     def known_word_shares(self, texts: list[str] | None) -> list[float | None]:
         """Per cleaned text, the share of its words (as the word vectoriser splits them) that the
@@ -325,7 +340,7 @@ class Predictor:
         with no word at all knows nothing: 0.0."""
         if texts is None or self.word_vocabulary is None:
             return [None] * (0 if texts is None else len(texts))
-        tokenize, vocabulary = self.word_vocabulary
+        tokenize, vocabulary, _ = self.word_vocabulary
         out = []
         for text in texts:
             words = tokenize(text)
@@ -335,8 +350,11 @@ class Predictor:
     def predict(self, designations: Sequence[str], descriptions: Sequence[str | None]):
         """For each row: (code, category, confidence, top-k list of dicts, known word share or
         None)."""
-        proba, texts = self._proba_and_texts(designations, descriptions)
-        shares = self.known_word_shares(texts) if texts is not None else [None] * len(proba)
+        proba, texts, known = self._proba_and_texts(designations, descriptions)
+        if known is not None:
+            shares = known.tolist()
+        else:
+            shares = self.known_word_shares(texts) if texts is not None else [None] * len(proba)
         n, n_classes = proba.shape
         k = self.k
         if k < n_classes:

@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import json_response
 from api.schemas import ErrorResponse, ReloadResponse
 
+RELOAD_WAIT_SECONDS = 15.0
+
 bearer = HTTPBearer(auto_error=False, description="RAKUTEN_ADMIN_TOKEN")
 
 
@@ -35,6 +37,13 @@ router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], respon
 @router.post("/admin/reload", response_model=ReloadResponse,
              summary="Check the registry now and load the champion if it moved")
 async def admin_reload(request: Request):
-    result = await asyncio.to_thread(request.app.state.service.holder.check, True)
+    check = asyncio.ensure_future(asyncio.to_thread(request.app.state.service.holder.check, True))
+    try:
+        result = await asyncio.wait_for(asyncio.shield(check), RELOAD_WAIT_SECONDS)
+    except TimeoutError:
+        # A hung MLflow held this request for 40 s (issue 13); the check goes on in its thread.
+        return json_response({"changed": False, "previous_version": None, "version": None,
+                              "error": f"the registry did not answer within {RELOAD_WAIT_SECONDS:g} s; "
+                                       "the check goes on in the background (see /model)"}, 202)
     return json_response({"changed": result.changed, "previous_version": result.previous_version,
                           "version": result.version, "error": result.error})

@@ -1,6 +1,7 @@
 """GET /health, /ready, /model, /metrics: what load balancers, Prometheus and people look at."""
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.engine.service import PredictionService
@@ -34,16 +35,21 @@ async def model_info(request: Request):
     model = service.holder.current
     if model is None:
         raise ModelUnavailable(service.holder.reason)
+    refusal = service.holder.last_refusal
     return json_response({"name": model.name, "version": model.version, "alias": model.alias,
                           "run_id": model.run_id, "source": model.source, "metrics": model.metrics,
                           "loaded_at": model.loaded_at.isoformat(),
                           "n_classes": len(model.predictor.class_list),
-                          "serving_path": model.predictor.describe()})
+                          "serving_path": model.predictor.describe(),
+                          # The last version the canary kept out, and why (issue 13).
+                          "canary_refusal": refusal})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text exposition format."}})
 async def prometheus_metrics(request: Request):
-    body, content_type = request.app.state.metrics.render()
+    # Off the event loop: the live-quality and drift gauges read the database at scrape time, and
+    # a database that does not answer must not hold up the predictions sharing this loop.
+    body, content_type = await run_in_threadpool(request.app.state.metrics.render)
     return Response(body, media_type=content_type)

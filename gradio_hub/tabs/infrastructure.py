@@ -67,6 +67,28 @@ def local_view(ctx: HubContext) -> tuple[str, list[str]]:
                         raw_columns={1, 5}), [s.name for s in services]
 
 
+def container_action(ctx: HubContext, action: str, user, which: str | None, name: str | None,
+                     request) -> str:
+    """Start, stop or restart one container for a signed-in user; the answer as HTML."""
+    if which != "docker":
+        return notice("Start, stop and restart act on containers: no Docker engine here.", "info")
+    if not name:
+        return notice("Choose a service first.", "info")
+    try:
+        who = ctx.gate.require(user, request, f"{action} of a container")
+        if action == "stop" and ctx.docker.container(name).is_self:
+            # Nothing in the hub could start it again: that takes `docker compose start hub`.
+            return notice(f"{name} is this hub: stopping it here would leave no button to start it "
+                          "again. Use docker compose stop hub on the host.", "warn")
+        info = getattr(ctx.docker, action)(name)
+    except NotAllowed as exc:
+        return notice(exc.user_message(), "warn")
+    except Exception as exc:  # noqa: BLE001
+        return notice(describe_error(exc), "error")
+    return notice(f"{action.capitalize()} {name} (by {who}): now {info.state}"
+                  + (f", {info.health}" if info.health else "") + ".", "ok")
+
+
 def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     gr.Markdown("What runs the system: the containers of the compose stack (through the Docker "
                 "engine), or the processes `rakuten up` supervises on the embedded default; their "
@@ -142,19 +164,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
 
     def act(action: str):
         def run(user, which, name, request: gr.Request):
-            if which != "docker":
-                return notice("Start, stop and restart act on containers: no Docker engine here.", "info")
-            if not name:
-                return notice("Choose a service first.", "info")
-            try:
-                who = ctx.gate.require(user, request, f"{action} of a container")
-                info = getattr(ctx.docker, action)(name)
-            except NotAllowed as exc:
-                return notice(exc.user_message(), "warn")
-            except Exception as exc:  # noqa: BLE001
-                return notice(describe_error(exc), "error")
-            return notice(f"{action.capitalize()} {name} (by {who}): now {info.state}"
-                          + (f", {info.health}" if info.health else "") + ".", "ok")
+            return container_action(ctx, action, user, which, name, request)
         run.__name__ = f"container_{action}"
         return run
 

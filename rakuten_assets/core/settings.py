@@ -19,6 +19,7 @@ SECRET_SOURCES = {
     "database_url": "POSTGRES_PASSWORD",
     "mlflow_tracking_uri": "POSTGRES_PASSWORD",
     "admin_token": "RAKUTEN_ADMIN_TOKEN",
+    "feedback_token": "RAKUTEN_FEEDBACK_TOKEN",
     "hub_users": "RAKUTEN_HUB_USERS",
 }
 
@@ -118,6 +119,18 @@ class Settings(BaseSettings):
                                     "description the API accepts, in characters; more is a 422.")
     api_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request "
                                     "body the API reads, in bytes; more is a 413.")
+    api_max_header_bytes: int = Field(64 * 1024, ge=4096, description="Largest request line "
+                                      "plus headers the API reads, in bytes; more is a 431.")
+    api_max_headers: int = Field(100, ge=10, description="Most header fields in one request; "
+                                 "more is a 431.")
+    api_read_timeout_seconds: float = Field(15.0, gt=0, description="A request must arrive whole "
+                                            "(headers and body) this long after its first byte, "
+                                            "and a new connection must start one this soon; "
+                                            "else a 408 and the connection closes.")
+    api_keep_alive_seconds: float = Field(5.0, gt=0, description="An idle keep-alive connection "
+                                          "is closed after this long.")
+    api_max_connections: int = Field(1000, ge=2, description="Open connections the API keeps; a "
+                                     "new one past it closes the one idle (or sending) longest.")
     api_poll_seconds: float = Field(10.0, gt=0, description="How often the API asks the "
                                     "registry whether the champion alias moved.")
     api_batch_wait_ms: float = Field(1.0, ge=0, description="Dynamic micro-batching: how long "

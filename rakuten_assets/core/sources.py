@@ -10,15 +10,18 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from rakuten_assets.core.categories import CLASS_COUNTS
 from rakuten_assets.core.settings import Settings
 from rakuten_assets.core.store import BatchResult, ProductStore
+from rakuten_assets.core.text import clean_text
 
 ROW_COLUMNS = ["productid", "imageid", "designation", "description", "prdtypecode"]
 X_REQUIRED = ("designation", "description", "productid", "imageid")
@@ -43,9 +46,49 @@ class ProductSource(Protocol):
 
 
 # --- validation --------------------------------------------------------------------------------
-def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Split raw rows into accepted rows and rejection counts by reason."""
+INT64_MAX = 2**63 - 1
+REJECTED_ROWS_KEPT = 50  # rows named one by one in a batch's result; all are counted by reason
+
+
+def parse_id(value: object) -> int | None:
+    """A positive whole number that fits the store's BIGINT, or None.
+
+    Parsed as text with `Decimal`, never through float: `1e30` became -2**63 through numpy's
+    int64 cast, `5e30` then collided with it, and a 23-digit id raised out of the whole file
+    (issue 13)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > 40:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    whole = int(number)
+    return whole if 0 < whole <= INT64_MAX else None
+
+
+def _id_problem(value: object) -> str | None:
+    if parse_id(value) is not None:
+        return None
+    try:
+        number = Decimal(str(value).strip())
+        if number.is_finite() and number == number.to_integral_value() and number > INT64_MAX:
+            return "productid outside int64"
+    except InvalidOperation:
+        pass
+    return "invalid productid"
+
+
+def validate_rows_detailed(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], list[tuple[int, str, str]]]:
+    """Accepted rows, rejection counts by reason, and the first rejected rows one by one as
+    (row number in the source, 1-based; productid as given; reason). Each check works row by
+    row, so one bad row is rejected alone and never aborts the rest of the file."""
     rejections: dict[str, int] = {}
+    rejected_rows: list[tuple[int, str, str]] = []
     frame = raw.copy()
 
     def reject(mask: pd.Series, reason: str) -> None:
@@ -53,14 +96,28 @@ def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         count = int(mask.sum())
         if count:
             rejections[reason] = rejections.get(reason, 0) + count
+            for position, pid in frame.loc[mask, "productid"].items():
+                if len(rejected_rows) < REJECTED_ROWS_KEPT:
+                    row = int(position) + 1 if isinstance(position, (int, np.integer)) else position
+                    rejected_rows.append((row, "" if pid is None or pid != pid else str(pid)[:40], reason))
             frame = frame[~mask]
 
-    ids = pd.to_numeric(frame["productid"], errors="coerce")
-    reject(ids.isna() | (ids <= 0) | (ids % 1 != 0), "invalid productid")
-    frame["productid"] = pd.to_numeric(frame["productid"]).astype("int64")
+    problems = frame["productid"].map(_id_problem)
+    for reason in ("invalid productid", "productid outside int64"):
+        reject(problems.reindex(frame.index).eq(reason), reason)
+    frame["productid"] = frame["productid"].map(parse_id).astype("int64")
+
+    # PostgreSQL refuses NUL in text, which failed the whole batch's transaction.
+    for column in ("designation", "description"):
+        text = frame[column].astype("string")
+        reject(text.str.contains("\x00", regex=False).fillna(False).astype(bool), f"NUL byte in {column}")
 
     title = frame["designation"].astype("string").str.strip()
     reject(title.isna() | (title == ""), "empty designation")
+    # A title of tags or entities only is blank to the model, and the blocking data_quality check
+    # refuses every later training while such a row is in the store.
+    cleaned = frame["designation"].map(clean_text)
+    reject(cleaned.eq(""), "designation has no text once cleaned")
 
     codes = pd.to_numeric(frame["prdtypecode"], errors="coerce")
     reject(codes.isna(), "missing label")
@@ -71,12 +128,18 @@ def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     # Keep no duplicated id at all: which copy is right cannot be known, and both are reported.
     reject(frame["productid"].duplicated(keep=False), "duplicate productid")
 
-    imageid = pd.to_numeric(frame["imageid"], errors="coerce")
-    frame["imageid"] = imageid.astype("Int64")
+    # The image id is not used by the model: one that is not a valid id is stored as unknown.
+    frame["imageid"] = pd.array([parse_id(v) for v in frame["imageid"]], dtype="Int64")
     description = frame["description"].astype("object")
     frame["description"] = description.where(description.notna() & (description.astype(str).str.strip() != ""), None)
     frame["designation"] = frame["designation"].astype(str)
-    return frame[ROW_COLUMNS].reset_index(drop=True), rejections
+    return frame[ROW_COLUMNS].reset_index(drop=True), rejections, rejected_rows
+
+
+def validate_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Split raw rows into accepted rows and rejection counts by reason."""
+    rows, rejections, _ = validate_rows_detailed(raw)
+    return rows, rejections
 
 
 # --- the official challenge files ------------------------------------------------------------
@@ -213,13 +276,15 @@ def ingest_batch(store: ProductStore, source: ProductSource, index: int, setting
     if store.batch_exists(key):
         return BatchResult(key, None, stop - start, 0, already_loaded=True)
     raw = source.read_rows(start, stop)
-    rows, rejections = validate_rows(raw)
+    rows, rejections, rejected_rows = validate_rows_detailed(raw)
     if index == 0 and isinstance(source, OfficialCsvSource):
         # File-level problems (orphan labels...) are reported once, with the first batch.
         for reason, n in source.file_rejections().items():
             rejections[reason] = rejections.get(reason, 0) + n
-    return store.record_batch(batch_key=key, source=source.identity, rows=rows,
-                              rows_offered=len(raw), rejections=rejections)
+    result = store.record_batch(batch_key=key, source=source.identity, rows=rows,
+                                rows_offered=len(raw), rejections=rejections)
+    result.rejected_rows = rejected_rows
+    return result
 
 
 def next_batch_index(store: ProductStore, source: ProductSource) -> int:
@@ -239,8 +304,10 @@ def ingest_files(store: ProductStore, x_path: Path, y_path: Path | None) -> Batc
     """A whole pair of official-format files as one batch, keyed by content."""
     source = OfficialCsvSource(Path(x_path), Path(y_path) if y_path else None)
     raw = source.read_rows(0, source.total_rows())
-    rows, rejections = validate_rows(raw)
+    rows, rejections, rejected_rows = validate_rows_detailed(raw)
     for reason, n in source.file_rejections().items():
         rejections[reason] = rejections.get(reason, 0) + n
-    return store.record_batch(batch_key=f"{source.identity}:all", source=source.identity,
-                              rows=rows, rows_offered=len(raw), rejections=rejections)
+    result = store.record_batch(batch_key=f"{source.identity}:all", source=source.identity,
+                                rows=rows, rows_offered=len(raw), rejections=rejections)
+    result.rejected_rows = rejected_rows
+    return result

@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from rakuten_assets.core.migrations import ensure_schema
 
 _CHUNK = 5_000
+_READ_CHUNK = 50_000  # rows per fetch when reading the store whole
 
 
 def utcnow() -> datetime:
@@ -175,6 +176,8 @@ class BatchResult:
     rows_already_stored: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
     already_loaded: bool = False
+    # The first rejected rows one by one: (row number in the file, productid as given, reason).
+    rejected_rows: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -189,6 +192,12 @@ class BatchResult:
             text += f", {self.rows_already_stored} already in the store"
         if self.rejections:
             text += " (" + ", ".join(f"{n} {why}" for why, n in sorted(self.rejections.items())) + ")"
+        if self.rejected_rows:
+            shown = self.rejected_rows[:10]
+            text += "; rejected rows: " + "; ".join(
+                f"row {row} (productid {pid or 'empty'}): {why}" for row, pid, why in shown)
+            if self.rows_rejected > len(shown):
+                text += f"; and {self.rows_rejected - len(shown)} more"
         return text
 
 
@@ -198,6 +207,10 @@ def make_engine(url: str) -> Engine:
         # 2.1 reads a plain postgresql:// URL as psycopg 3, which is not installed.
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     kwargs: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql+psycopg2"):
+        # A database host that is gone (a stopped container) fails a connection in seconds rather
+        # than the OS's minutes, so readers such as the API's scrape-time gauges give up quickly.
+        kwargs["connect_args"] = {"connect_timeout": 5}
     if url.startswith("sqlite"):
         # The API writes from a background thread while the hub and Dagster read.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -236,17 +249,19 @@ class ProductStore:
                               rejections_json=json.dumps(rejections, sort_keys=True))
             s.add(batch)
             s.flush()
-            products, labels = [], []
-            for r in new_rows.itertuples(index=False):
-                products.append({"productid": int(r.productid),
-                                 "imageid": None if pd.isna(r.imageid) else int(r.imageid),
-                                 "designation": r.designation,
-                                 "description": None if pd.isna(r.description) else r.description,
-                                 "batch_id": batch.id})
-                labels.append({"productid": int(r.productid), "prdtypecode": int(r.prdtypecode)})
-            for start in range(0, len(products), _CHUNK):
-                s.execute(Product.__table__.insert(), products[start:start + _CHUNK])
-                s.execute(Label.__table__.insert(), labels[start:start + _CHUNK])
+            # Parameter dicts one chunk at a time: for the whole batch at once they cost more
+            # memory than the rows themselves (850k products: ~1 GB of dicts).
+            for start in range(0, len(new_rows), _CHUNK):
+                products, labels = [], []
+                for r in new_rows.iloc[start:start + _CHUNK].itertuples(index=False):
+                    products.append({"productid": int(r.productid),
+                                     "imageid": None if pd.isna(r.imageid) else int(r.imageid),
+                                     "designation": r.designation,
+                                     "description": None if pd.isna(r.description) else r.description,
+                                     "batch_id": batch.id})
+                    labels.append({"productid": int(r.productid), "prdtypecode": int(r.prdtypecode)})
+                s.execute(Product.__table__.insert(), products)
+                s.execute(Label.__table__.insert(), labels)
             return BatchResult(batch_key, batch.id, rows_offered, len(new_rows),
                                rows_already_stored=len(rows) - len(new_rows),
                                rejections=dict(rejections))
@@ -271,15 +286,24 @@ class ProductStore:
         with Session(self.engine) as s:
             return int(s.scalar(stmt) or 0)
 
-    def labelled_products(self) -> pd.DataFrame:
-        """Every labelled product, ordered by id so a snapshot is reproducible."""
+    def labelled_products(self, chunk_rows: int = _READ_CHUNK) -> pd.DataFrame:
+        """Every labelled product, ordered by id so a snapshot is reproducible.
+
+        Read `chunk_rows` at a time through a streaming cursor: one `read_sql` of the whole
+        table holds every row twice (the driver's tuples and the frame) and at 850k products
+        that was a 1.5 GB peak; chunk by chunk only the frame grows."""
         stmt = (select(Product.productid, Product.designation, Product.description,
                        Label.prdtypecode, Product.batch_id)
                 .join(Label, Label.productid == Product.productid)
                 .order_by(Product.productid))
+        dtypes = {"productid": "int64", "prdtypecode": "int64", "batch_id": "int64"}
         with self.engine.connect() as conn:
-            frame = pd.read_sql(stmt, conn)
-        return frame.astype({"productid": "int64", "prdtypecode": "int64", "batch_id": "int64"})
+            conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
+            chunks = [chunk.astype(dtypes) for chunk in pd.read_sql(stmt, conn, chunksize=chunk_rows)]
+        if not chunks:  # read_sql yields nothing for an empty result: keep the columns
+            return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in
+                                 ("productid", "designation", "description", "prdtypecode", "batch_id")})
+        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
     def batches(self) -> pd.DataFrame:
         stmt = select(LoadBatch.id, LoadBatch.batch_key, LoadBatch.source, LoadBatch.loaded_at,

@@ -13,8 +13,13 @@ training_job = dg.define_asset_job(
 ingest_job = dg.define_asset_job(
     "ingest_job", selection=dg.AssetSelection.assets(PRODUCTS),
     description="Ingest the next batch of the source, or the files named in the run configuration.")
+parallel_training_job = dg.define_asset_job(
+    "parallel_training_job", selection=dg.AssetSelection.assets(*TRAINING_KEYS),
+    executor_def=dg.multiprocess_executor.configured({"max_concurrent": 0}),  # 0: one per CPU
+    description="training_job on Dagster's multiprocess executor: the text-cleaning chunks and the "
+                "featuriser parts of tfidf_features run as parallel processes (docs/scaling.md).")
 drift_job = dg.define_asset_job(
     "drift_job", selection=dg.AssetSelection.assets(DRIFT_REPORT),
     description="Compare recent traffic with the champion's training data.")
 
-ALL_JOBS = [all_assets_job, training_job, ingest_job, drift_job]
+ALL_JOBS = [all_assets_job, training_job, parallel_training_job, ingest_job, drift_job]

@@ -156,7 +156,7 @@ def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
     return found
 
 
-def project_resources() -> dict[str, dg.ConfigurableResource]:
+def project_resources() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """The resources `definitions.py` binds, by the names assets and sensors ask for."""
     settings = SettingsResource()
     return {
@@ -165,4 +165,10 @@ def project_resources() -> dict[str, dg.ConfigurableResource]:
         "registry": ModelRegistryResource(settings=settings),
         "tracking": MlflowTracking(settings=settings, experiment="training"),
         "drift_tracking": MlflowTracking(settings=settings, experiment="monitoring"),
+        # Named, not left to the default: `execute_in_process` (what `rakuten materialize` runs)
+        # swaps the default for an in-memory IO manager that holds every step's output until the
+        # run ends (at 850k rows the snapshot, both TF-IDF matrices and the model at once). Pickled
+        # to the instance's storage, a step's output is freed when the step ends, and steps in
+        # other processes (multiprocess executor, run launchers) read it the same way.
+        "io_manager": dg.FilesystemIOManager(),
     }

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -19,6 +20,11 @@ class TfidfFeatures:
     x_test: sp.csr_matrix
     y_test: np.ndarray
     fit_seconds: float
+    # What `trained_model` needs from the snapshot, so it does not load the whole snapshot again
+    # (~750 MB at 850k rows) beside the matrices while the classifier fits.
+    dataset_version: str = ""
+    reference: pd.DataFrame | None = None       # the drift reference sample
+    input_example: pd.DataFrame | None = None   # MLflow's input example
 
 
 @dataclass

@@ -215,6 +215,12 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
     np.testing.assert_allclose(predictor.predict_proba(designations, descriptions), expected,
                                rtol=1e-5, atol=1e-6)  # float32 models: summation order
     results = predictor.predict(designations, descriptions)
+    if parts["text_step"]:
+        # the shares the fast word vectoriser gives are the ones its tokenizer gives word by word
+        from rakuten_assets.core.model import ProductText
+
+        texts = ProductText().transform(to_frame(designations, descriptions))
+        assert [r[4] for r in results] == pytest.approx(predictor.known_word_shares(texts))
     for (code, _, confidence, top, _share), probs in zip(results, expected):
         order = np.argsort(-probs)[:6]
         assert confidence == pytest.approx(probs[order[0]], rel=1e-5, abs=1e-6)
@@ -257,3 +263,31 @@ def test_api_package_imports_neither_dagster_nor_gradio():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_fast_word_counting_equals_sklearn_for_ngram_ranges():
+    """The vectorised word path (token ids, n-gram keys) on 1-3 grams, bigrams only, capped
+    vocabularies (n-grams whose words are not unigrams of the vocabulary) and unknown words."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from api.engine.featurize import FastTfidf
+
+    train = ["le chat noir dort", "le chien noir", "lot de 2 chaises", "a b c a b", "x y",
+             "Ünïcödé 日本語 mot", "chat chat chat noir"] * 2
+    docs = ["", "le chat noir dort", "le le le", "mot inconnu chat noir", "a b c a b c",
+            "Le CHAT Noir", "2 chaises lot de 2", "x", "y x y"]
+    for kwargs in ({"ngram_range": (1, 3)}, {"ngram_range": (2, 2)}, {"ngram_range": (1, 2), "max_features": 6},
+                   {"ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b", "min_df": 2, "max_df": 0.5}):
+        vec = TfidfVectorizer(sublinear_tf=True, **kwargs).fit(train)
+        fast = FastTfidf(vec)
+        assert fast.word_tables is not None, kwargs  # the vectorised path, not the generic one
+        expected, got = vec.transform(docs), fast.transform(docs)
+        assert expected.shape == got.shape
+        assert abs(expected - got).max() < 1e-6, kwargs
+        same, shares = fast.transform_with_shares(docs)
+        assert abs(same - expected).max() < 1e-6
+        tokenize = vec.build_tokenizer()
+        unigrams = {t for t in vec.vocabulary_ if " " not in t}
+        for doc, share in zip(docs, shares):
+            words = tokenize(doc.lower())
+            assert share == pytest.approx(sum(w in unigrams for w in words) / len(words) if words else 0.0)

@@ -96,3 +96,20 @@ def test_drift_records(store_url):
     assert latest["summary"]["signals"]["title_length"] == 0.01
     history = store.drift_history()
     assert list(history["drifted_share"]) == [0.1, 0.75]
+
+
+def test_labelled_products_read_in_chunks_is_the_whole_table(store_url):
+    store = ProductStore(store_url)
+    store.record_batch(batch_key="a", source="t", rows=_rows([9, 3, 7], code=2583), rows_offered=3, rejections={})
+    store.record_batch(batch_key="b", source="t", rows=_rows([1, 5], code=10), rows_offered=2, rejections={})
+    whole = store.labelled_products(chunk_rows=1_000)
+    chunked = store.labelled_products(chunk_rows=2)
+    assert list(chunked["productid"]) == [1, 3, 5, 7, 9]
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked["prdtypecode"].dtype == "int64" and chunked["batch_id"].dtype == "int64"
+
+
+def test_labelled_products_of_an_empty_store_has_the_columns(store_url):
+    frame = ProductStore(store_url).labelled_products()
+    assert len(frame) == 0
+    assert list(frame.columns) == ["productid", "designation", "description", "prdtypecode", "batch_id"]

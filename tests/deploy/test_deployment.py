@@ -81,6 +81,7 @@ OPTIONAL_UNSET = {
     "data_dir": "unset selects the synthetic source; official CSVs are ingested with "
                 "`rakuten ingest --x/--y` (docs/operations.md)",
     "admin_token": "only the API needs it (checked separately); elsewhere unset is harmless",
+    "feedback_token": "only the API and the hub's Review tab use it; elsewhere unset is harmless",
     "hub_users": "empty leaves the hub open for viewing and control (set it in .env)",
     "hub_root_path": "unset serves the hub at /; set it when a reverse proxy serves a sub-path",
 }
@@ -1017,7 +1018,8 @@ def test_every_service_refuses_the_placeholders_of_env_example(compose):
         for field_name, message in errors.items():
             assert f"set a real {SECRET_SOURCES[field_name]} in .env" in message, message
             refused.add(SECRET_SOURCES[field_name])
-    assert refused == {"POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_HUB_USERS"}, refused
+    assert refused == {"POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_FEEDBACK_TOKEN",
+                       "RAKUTEN_HUB_USERS"}, refused
 
 
 @pytest.mark.parametrize("env, says", [

@@ -2,6 +2,7 @@
 promotion. Each is a thin layer over the core (`core.training`, `core.model`, `core.promotion`)
 and reports what a user wants to see in the Dagster UI as metadata."""
 
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,16 @@ from rakuten_assets.core.training import (
     plot_confusion_matrix,
     reference_sample,
     split_train_test,
+)
+from rakuten_assets.core.training_features import (
+    CleanTexts,
+    FittedPart,
+    assemble,
+    clean_split_texts,
+    feature_parts,
+    fit_part,
+    join_texts,
+    row_chunks,
 )
 from rakuten_assets.defs.constants import (
     MODEL_EVALUATION,
@@ -73,57 +84,118 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
     })
 
 
-@dg.asset(key=TFIDF_FEATURES, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET)},
-          group_name=TRAINING_GROUP, kinds={"scikit-learn"},
-          description="Text cleaning + word and character n-gram TF-IDF fitted on the train split, "
-                      "with the transformed train and test matrices.")
-def tfidf_features(training_dataset: pd.DataFrame) -> dg.Output[TfidfFeatures]:
-    template = build_classifier()
-    text_step, features = template.named_steps["text"], clone(template.named_steps["features"])
-    train = training_dataset[training_dataset["split"] == "train"]
-    test = training_dataset[training_dataset["split"] == "test"]
-    started = time.perf_counter()
-    x_train = features.fit_transform(text_step.transform(train[TEXT_COLUMNS]))
-    fit_seconds = time.perf_counter() - started
-    x_test = features.transform(text_step.transform(test[TEXT_COLUMNS]))
-    vocab = {name: len(step.vocabulary_) for name, step in features.transformer_list}
-    out = TfidfFeatures(text=text_step, features=features, x_train=x_train,
-                        y_train=train["prdtypecode"].to_numpy(), x_test=x_test,
-                        y_test=test["prdtypecode"].to_numpy(), fit_seconds=fit_seconds)
-    return dg.Output(out, metadata={"vocabulary": dg.MetadataValue.json(vocab),
-                                    "n_features": int(x_train.shape[1]),
-                                    "train_nnz": int(x_train.nnz), "fit_seconds": round(fit_seconds, 2)})
+# --- tfidf_features: a dynamic graph, one step per part of the featuriser --------------------------
+# The word and character vectorisers are fitted independently on the same texts, so each is its
+# own step: Dagster's multiprocess executor (`parallel_training_job`), or its Celery and
+# Kubernetes executors, run them at once; the in-process executor runs them one after the other.
+# The asset is still `tfidf_features`, with the same output.
+
+def _features_template():
+    return build_classifier().named_steps["features"]
 
 
-@dg.asset(key=TRAINED_MODEL, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET),
-                                  "tfidf_features": dg.AssetIn(TFIDF_FEATURES)},
+# Rows per text-cleaning step: at 850k rows, four steps of ~25 s each; fewer, bigger steps
+# would leave a core idle, smaller ones pay a process start each under the multiprocess executor.
+CLEAN_CHUNK_ROWS = 250_000
+
+
+@dg.op(out=dg.DynamicOut(), description="The snapshot in row chunks (first row, rows), to clean in parallel.")
+def snapshot_chunks(training_dataset: pd.DataFrame):
+    columns = [*TEXT_COLUMNS, "prdtypecode", "split"]
+    for start, stop in row_chunks(len(training_dataset), CLEAN_CHUNK_ROWS):
+        yield dg.DynamicOutput((start, training_dataset.iloc[start:stop][columns]), mapping_key=f"rows_{start}")
+
+
+@dg.op(description="One chunk's train and test texts, cleaned as the model reads them.")
+def clean_texts(chunk: tuple[int, pd.DataFrame]) -> CleanTexts:
+    first_row, rows = chunk
+    return clean_split_texts(build_classifier().named_steps["text"], rows, first_row)
+
+
+@dg.op(description="The cleaned chunks joined in snapshot order: the texts every featuriser part reads.")
+def joined_texts(chunks: list[CleanTexts]) -> CleanTexts:
+    return join_texts(chunks)
+
+
+@dg.op(out=dg.DynamicOut(str), description="One output per independent part of the featuriser.")
+def featuriser_parts():
+    for name, _ in feature_parts(_features_template()):
+        # mapping keys allow [A-Za-z0-9_] only; the part's own name travels as the value
+        yield dg.DynamicOutput(name, mapping_key=re.sub(r"\W", "_", name))
+
+
+@dg.op(description="Fits one featuriser part on the train texts and transforms both splits.")
+def fit_feature_part(context: dg.OpExecutionContext, part: str, texts: CleanTexts) -> FittedPart:
+    fitted = fit_part(part, dict(feature_parts(_features_template()))[part], texts)
+    context.log.info(f"featuriser part {part}: {fitted.x_train.shape[1]} features, fitted in "
+                     f"{fitted.fit_seconds:.1f} s")
+    return fitted
+
+
+@dg.op(description="The snapshot's content version, drift reference sample and input example.")
+def snapshot_facts(training_dataset: pd.DataFrame, project_settings: SettingsResource) -> dict:
+    settings = project_settings.load()
+    return {"dataset_version": dataset_version(training_dataset),
+            "reference": reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed),
+            "input_example": training_dataset[TEXT_COLUMNS].head(3).reset_index(drop=True)}
+
+
+@dg.op(description="The fitted featuriser made of its parts, with the stacked train and test matrices.")
+def assemble_features(context: dg.OpExecutionContext, texts: CleanTexts, parts: list[FittedPart],
+                      facts: dict) -> TfidfFeatures:
+    features, x_train, x_test = assemble(_features_template(), parts)
+    fit_seconds = sum(p.fit_seconds for p in parts)  # CPU-seconds of fitting, wherever it ran
+    context.add_output_metadata({
+        "vocabulary": dg.MetadataValue.json({p.name: int(p.x_train.shape[1]) for p in parts}),
+        "n_features": int(x_train.shape[1]), "train_nnz": int(x_train.nnz),
+        "fit_seconds": round(fit_seconds, 2), "parts": len(parts)})
+    return TfidfFeatures(text=build_classifier().named_steps["text"], features=features,
+                         x_train=x_train, y_train=texts.y_train, x_test=x_test, y_test=texts.y_test,
+                         fit_seconds=fit_seconds, **facts)
+
+
+@dg.graph_asset(key=TFIDF_FEATURES, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET)},
+                group_name=TRAINING_GROUP, kinds={"scikit-learn"},
+                description="Text cleaning + word and character n-gram TF-IDF fitted on the train split, "
+                            "with the transformed train and test matrices; one step per vectoriser.")
+def tfidf_features(training_dataset):
+    texts = joined_texts(snapshot_chunks(training_dataset).map(clean_texts).collect())
+    parts = featuriser_parts().map(lambda part: fit_feature_part(part, texts))
+    return assemble_features(texts, parts.collect(), snapshot_facts(training_dataset))
+
+
+@dg.asset(key=TRAINED_MODEL, ins={"tfidf_features": dg.AssetIn(TFIDF_FEATURES)}, deps=[TRAINING_DATASET],
           group_name=TRAINING_GROUP, kinds={"mlflow", "scikit-learn"},
           description="Calibrated linear classifier on the TF-IDF features, logged to MLflow as one "
                       "sklearn pipeline (cleaning included) and registered.")
-def trained_model(context: dg.AssetExecutionContext, training_dataset: pd.DataFrame,
-                  tfidf_features: TfidfFeatures, project_settings: SettingsResource,
-                  registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[TrainedModel]:
+def trained_model(context: dg.AssetExecutionContext, tfidf_features: TfidfFeatures,
+                  project_settings: SettingsResource, registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[TrainedModel]:
     settings = project_settings.load()
     mlf = tracking.run
     classifier = clone(build_classifier().named_steps["classifier"])
+    test_rows = int(len(tfidf_features.y_test))
+    # The test matrix is model_evaluation's (it loads its own copy): let it go before the fit,
+    # which holds the train matrix twice (the calibration split copies it); 0.5 GB at 850k rows.
+    tfidf_features.x_test = None
     started = time.perf_counter()
     classifier.fit(tfidf_features.x_train, tfidf_features.y_train)
     fit_seconds = time.perf_counter() - started
+    tfidf_features.x_train = None
     pipeline = Pipeline([("text", tfidf_features.text), ("features", tfidf_features.features),
                          ("classifier", classifier)])
-    version_of_data = dataset_version(training_dataset)
+    version_of_data = tfidf_features.dataset_version
     mlf.log_params(describe_classifier(pipeline))
     mlf.log_params({"train_rows": int(len(tfidf_features.y_train)),
-                    "test_rows": int(len(tfidf_features.y_test)), DATASET_VERSION_TAG: version_of_data})
+                    "test_rows": test_rows, DATASET_VERSION_TAG: version_of_data})
     mlf.set_tags({DATASET_VERSION_TAG: version_of_data, "dagster_asset": "trained_model"})
     mlf.log_metrics({"features_fit_seconds": tfidf_features.fit_seconds,
                      "classifier_fit_seconds": fit_seconds})
     with tempfile.TemporaryDirectory() as folder:
-        reference = reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed)
-        mlf.log_artifact(str(log_reference(reference, Path(folder))), artifact_path=REFERENCE_ARTIFACT_DIR)
+        mlf.log_artifact(str(log_reference(tfidf_features.reference, Path(folder))),
+                         artifact_path=REFERENCE_ARTIFACT_DIR)
     started = time.perf_counter()
     info = log_model(pipeline, registered_model_name=settings.model_name,
-                     input_example=training_dataset[TEXT_COLUMNS].head(3))
+                     input_example=tfidf_features.input_example)
     log_seconds = time.perf_counter() - started
     version = str(info.registered_model_version)
     models = registry.get()
@@ -173,7 +245,11 @@ def model_evaluation(training_dataset: pd.DataFrame, tfidf_features: TfidfFeatur
     settings = project_settings.load()
     mlf = tracking.run
     classifier = trained_model.pipeline.named_steps["classifier"]
-    predicted = classifier.predict(tfidf_features.x_test)
+    test = training_dataset[training_dataset["split"] == "test"]
+    x_test = tfidf_features.x_test
+    if x_test is None:  # an in-memory IO manager hands over the object trained_model emptied
+        x_test = tfidf_features.features.transform(tfidf_features.text.transform(test[TEXT_COLUMNS]))
+    predicted = classifier.predict(x_test)
     result = evaluate(tfidf_features.y_test, predicted)
     mlf.log_metrics(result.metrics())
     image = plot_confusion_matrix(
@@ -182,7 +258,6 @@ def model_evaluation(training_dataset: pd.DataFrame, tfidf_features: TfidfFeatur
         f"{settings.model_name} v{trained_model.version}: weighted F1 {result.weighted_f1:.3f}")
     mlf.log_artifact(str(image), artifact_path="evaluation")
 
-    test = training_dataset[training_dataset["split"] == "test"]
     from_feedback = (test["productid"] >= FEEDBACK_ID_BASE).to_numpy()
     truth = np.asarray(tfidf_features.y_test)
     challenger_live = _accuracy(truth[from_feedback], predicted[from_feedback])

@@ -1,0 +1,84 @@
+"""Fitting the featuriser part by part (as the dynamic `tfidf_features` graph does) gives the
+same fitted featuriser and the same matrices as fitting the FeatureUnion whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+from rakuten_assets.core.model import build_classifier
+from rakuten_assets.core.synthetic import generate_catalogue
+from rakuten_assets.core.training import split_train_test
+from rakuten_assets.core.training_features import (
+    WHOLE, assemble, clean_split_texts, feature_parts, fit_part,
+)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    frame = split_train_test(generate_catalogue(1_500, seed=3), 0.2, 42)
+    return clean_split_texts(build_classifier().named_steps["text"], frame)
+
+
+def _same(a, b):
+    assert a.shape == b.shape
+    assert abs(a - b).max() < 1e-6
+
+
+def test_parts_fitted_apart_equal_the_union_fitted_whole(texts):
+    features = build_classifier().named_steps["features"]
+    whole = clone(features)
+    x_whole = whole.fit_transform(texts.train)
+    # finished in reverse order, as parallel steps may
+    parts = [fit_part(name, part, texts) for name, part in reversed(feature_parts(features))]
+    fitted, x_train, x_test = assemble(clone(features), parts)
+    _same(x_train, x_whole)
+    _same(x_test, whole.transform(texts.test))
+    _same(fitted.transform(texts.test[:50]), whole.transform(texts.test[:50]))
+    assert list(fitted.get_feature_names_out()) == list(whole.get_feature_names_out())
+
+
+def test_transformer_weights_and_dropped_parts_as_feature_union(texts):
+    union = FeatureUnion([("a", TfidfVectorizer(min_df=2)), ("gone", "drop"),
+                          ("b", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2))],
+                         transformer_weights={"a": 2.0})
+    whole = clone(union)
+    x_whole = whole.fit_transform(texts.train)
+    assert [name for name, _ in feature_parts(union)] == ["a", "b"]
+    _, x_train, _ = assemble(clone(union), [fit_part(n, p, texts) for n, p in feature_parts(union)])
+    _same(x_train, x_whole)
+
+
+def test_a_missing_part_is_an_error_not_a_narrower_matrix(texts):
+    features = build_classifier().named_steps["features"]
+    name, part = feature_parts(features)[0]
+    with pytest.raises(ValueError, match="not fitted"):
+        assemble(clone(features), [fit_part(name, part, texts)])
+
+
+def test_a_featuriser_that_is_not_a_union_is_one_part(texts):
+    vectoriser = TfidfVectorizer(min_df=2)
+    [(name, part)] = feature_parts(vectoriser)
+    assert name == WHOLE
+    fitted, x_train, _ = assemble(vectoriser, [fit_part(name, part, texts)])
+    _same(x_train, clone(vectoriser).fit_transform(texts.train))
+    assert len(texts.y_train) == len(texts.train) and len(texts.y_test) == len(texts.test)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"max_features": 300}, {"min_df": 0.005, "max_df": 0.5}])
+def test_bounded_char_fit_equals_the_class_own_fit(texts, overrides):
+    from rakuten_assets.core.model import CharWbTfidf
+    from rakuten_assets.core.training_features import _char_wb_fit_transform
+
+    params = {"ngram_range": (2, 5), "min_df": 2, "max_df": 0.1, **overrides}
+    reference = CharWbTfidf(**params)
+    x_reference = reference.fit_transform(texts.train)
+    bounded = CharWbTfidf(**params)
+    x_bounded = _char_wb_fit_transform(bounded, texts.train, chunk_rows=97)  # many uneven chunks
+    assert bounded.vocabulary_ == reference.vocabulary_
+    assert np.array_equal(bounded.idf_, reference.idf_)
+    _same(x_bounded, x_reference)
+    _same(bounded.transform(texts.test), reference.transform(texts.test))
