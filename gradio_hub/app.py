@@ -154,7 +154,9 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
 
     # Import MLflow and open the stores now, in the background, rather than on the first visit.
     threading.Thread(target=_warm_up, args=(ctx,), name="hub-warm-up", daemon=True).start()
-    demo.queue(default_concurrency_limit=settings.hub_concurrency, max_size=256)
+    # api_open=False: no direct POST /gradio_api/run/<name> (it runs any handler by fn_index,
+    # private ones included: issue 13); events go through the queue, as the page sends them.
+    demo.queue(default_concurrency_limit=settings.hub_concurrency, max_size=256, api_open=False)
     demo.hub_context = ctx  # for tests and embedding
     return demo
 

@@ -140,3 +140,13 @@ def test_sign_in_from_the_page(tmp_path_factory):
                 browser.close()
         finally:
             demo.close()
+
+
+def test_direct_run_is_closed_even_by_fn_index(hub):
+    """/gradio_api/run ran any handler named by fn_index, private ones included (issue 13)."""
+    demo, url = hub
+    private = [i for i, fn in demo.fns.items() if fn.api_visibility == "private"]
+    assert private
+    for body in ({"data": [], "fn_index": private[0]}, {"data": []}):
+        r = httpx.post(url + "/gradio_api/run/predict", json=body, timeout=30)
+        assert r.status_code == 404, r.text
