@@ -20,6 +20,7 @@ import threading
 
 import gradio as gr
 
+from gradio_hub.auth import gate_routes
 from gradio_hub.common import HUB_CSS, esc, notice
 from gradio_hub.context import HubContext
 from gradio_hub.tabs import dataset as tab_dataset
@@ -45,6 +46,24 @@ def _auth_status(ctx: HubContext, user: str | None) -> str:
                   "you to sign in.", "info")
 
 
+_SIGN_IN_JS = """async (user, password) => {
+  const base = window.location.pathname.replace(/[^/]*$/, '');
+  try {
+    const r = await fetch(base + 'hub-auth/sign-in', {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({user, password})});
+    const answer = await r.json();
+    return [user, answer.message || ''];
+  } catch (e) {
+    return [user, 'The sign-in request failed: ' + e];
+  }
+}"""
+_SIGN_OUT_JS = """async () => {
+  const base = window.location.pathname.replace(/[^/]*$/, '');
+  await fetch(base + 'hub-auth/sign-out', {method: 'POST', credentials: 'same-origin'});
+  return [];
+}"""
+
+
 def _warm_up(ctx: HubContext) -> None:
     for probe in (ctx.store.ping, ctx.registry.ping):
         try:
@@ -65,8 +84,11 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or get_settings()
     ctx = HubContext(settings)
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        session_user = gr.State(None)  # server-side, per browser session: the client cannot set it
+    # Uploads (Gradio's cache) older than an hour are deleted every half hour: issue 13 found
+    # unauthenticated uploads kept for ever.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        # Who is signed in, for display only: control handlers check the request's cookie.
+        session_user = gr.State(None)
         gr.Markdown(f"# {TITLE}\nData, training, serving and monitoring of the "
                     f"`{esc(settings.model_name)}` product classifier, in one place.")
         auth_html = gr.HTML(_auth_status(ctx, None), elem_id="hub-auth-status")
@@ -78,20 +100,29 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
                     sign_in = gr.Button("Sign in", variant="primary", elem_id="hub-sign-in-button", scale=1)
                     sign_out = gr.Button("Sign out", elem_id="hub-sign-out-button", scale=1)
 
-            def do_sign_in(name: str, secret: str):
-                if ctx.gate.check(name, secret):
-                    log.info("hub: %s signed in", name.strip())
-                    return name.strip(), _auth_status(ctx, name.strip()), ""
-                return None, notice("Wrong user or password.", "error"), ""
+            # The password goes from the browser to the hub's own sign-in route (gradio_hub/auth.py),
+            # which sets the signed HttpOnly cookie; the Gradio event after it only reads that
+            # cookie to say who is signed in, and never sees the password.
+            def after_sign_in(name: str, message: str, request: gr.Request):
+                user = ctx.gate.user_of(request)
+                if user:
+                    return user, _auth_status(ctx, user), ""
+                return None, notice(message or "Wrong user or password.", "error"), ""
 
-            def do_sign_out():
+            def after_sign_out(request: gr.Request):
                 return None, _auth_status(ctx, None)
 
-            sign_in.click(do_sign_in, [username, password], [session_user, auth_html, password],
-                          api_visibility="private")
-            password.submit(do_sign_in, [username, password], [session_user, auth_html, password],
-                            api_visibility="private")
-            sign_out.click(do_sign_out, outputs=[session_user, auth_html], api_visibility="private")
+            for trigger in (sign_in.click, password.submit):
+                trigger(after_sign_in, [username, password], [session_user, auth_html, password],
+                        js=_SIGN_IN_JS, api_visibility="private")
+            sign_out.click(after_sign_out, outputs=[session_user, auth_html], js=_SIGN_OUT_JS,
+                           api_visibility="private")
+
+            def on_load(request: gr.Request):
+                user = ctx.gate.user_of(request)
+                return user, _auth_status(ctx, user)
+
+            demo.load(on_load, outputs=[session_user, auth_html], api_visibility="private")
 
         with gr.Tabs(elem_id="hub-tabs"):
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
@@ -123,7 +154,9 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
 
     # Import MLflow and open the stores now, in the background, rather than on the first visit.
     threading.Thread(target=_warm_up, args=(ctx,), name="hub-warm-up", daemon=True).start()
-    demo.queue(default_concurrency_limit=settings.hub_concurrency, max_size=256)
+    # api_open=False: no direct POST /gradio_api/run/<name> (it runs any handler by fn_index,
+    # private ones included: issue 13); events go through the queue, as the page sends them.
+    demo.queue(default_concurrency_limit=settings.hub_concurrency, max_size=256, api_open=False)
     demo.hub_context = ctx  # for tests and embedding
     return demo
 
@@ -140,8 +173,11 @@ def launch_options(settings: Settings, ctx: HubContext, root_path: str | None) -
     return {"root_path": root_path if root_path is not None else settings.hub_root_path,
                 "auth": ctx.gate.gradio_auth(),
                 "auth_message": "Rakuten control hub: sign in with a RAKUTEN_HUB_USERS login.",
-                "show_error": False, "max_threads": 40, "max_file_size": "200mb", "ssr_mode": False,
-                "footer_links": ["gradio"], "enable_monitoring": False, "css": HUB_CSS}
+                # The full official product file is ~60 MB.
+                "show_error": False, "max_threads": 40, "max_file_size": "100mb", "ssr_mode": False,
+                "footer_links": ["gradio"], "enable_monitoring": False, "css": HUB_CSS,
+                # The sign-in routes, ahead of Gradio's own (FastAPI(routes=...)).
+                "app_kwargs": {"routes": gate_routes(ctx.gate)}}
 
 
 def launch(host: str, port: int, root_path: str | None = None, *, block: bool = True) -> gr.Blocks:

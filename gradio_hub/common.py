@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rakuten_assets.core.redact import public_text
 from rakuten_assets.core.settings import Settings
 
 log = logging.getLogger("gradio_hub")
@@ -147,7 +148,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (ServiceUnavailable, ServiceError)):
         return exc.user_message()
     log.exception("unexpected error in the hub", exc_info=exc)
-    return f"Something went wrong: {type(exc).__name__}: {exc}"
+    # The log has the whole text; the page gets it without paths or URLs (issue 13).
+    return f"Something went wrong: {type(exc).__name__}: {public_text(str(exc))}"
 
 
 def reason_of(exc: BaseException) -> str:

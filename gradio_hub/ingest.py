@@ -15,6 +15,7 @@ from gradio_hub.clients.dagster import DagsterClient, RunInfo
 from rakuten_assets.core.settings import Settings
 
 STAGED_MAX_AGE_S = 86_400
+INGESTING_JOBS = ("ingest_job", "all_assets_job")  # jobs that write products
 
 
 @dataclass
@@ -73,6 +74,15 @@ def ingest(dagster: DagsterClient, settings: Settings, *, actor: str, x_path: st
            y_path: str | None = None, wait_s: float = 120.0) -> IngestOutcome:
     """Run `ingest_job` (the next batch, or the uploaded files) and wait for its result."""
     tags = {"launched_by": f"rakuten-hub:{actor}", "rakuten/trigger": "hub"}
+    # One ingestion at a time across hubs and restarts, not only within this process's queue:
+    # a run the hub stopped waiting for (after `wait_s`) still runs in Dagster (issue 13 saw two
+    # "one at a time" ingests at once).
+    running = next((r for r in dagster.runs(limit=50)
+                    if r.job in INGESTING_JOBS and not r.finished), None)
+    if running is not None:
+        return IngestOutcome(running, False, f"An ingestion is already running ({running.job}, "
+                                             f"Dagster run {running.run_id[:8]}, {running.status.lower()}): "
+                                             "wait for it to finish, then ingest again.")
     if not x_path:
         run_id = dagster.ingest(tags=tags)
         return describe_run(dagster, dagster.wait(run_id, wait_s))

@@ -16,7 +16,6 @@ import asyncio
 import gc
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from api.engine.canary import BUILT_IN_ROWS, CanaryResult, canary_rows, run_canary
 from api.engine.predictor import Predictor
 from api.metrics import Metrics
+from rakuten_assets.core.redact import public_text
 from rakuten_assets.core.settings import Settings
 
 log = logging.getLogger("api.engine.model_holder")
@@ -215,19 +215,6 @@ class ModelHolder:
                 await asyncio.to_thread(self.check)
             except Exception:
                 log.exception("registry poll failed")
-
-
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-_HOST = re.compile(r"host='[^']*'|port=\d+|url: \S+")
-_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?")
-
-
-def public_text(text: str) -> str:
-    """`text` without URLs, hosts and file paths: what a client may see of an internal error
-    (the full text goes to the log). Issue 13 found MLflow's URL and temp paths in 503 details."""
-    text = _URL.sub("<url>", text)
-    text = _HOST.sub("<host>", text)
-    return _PATH.sub("<path>", text)
 
 
 def _short(exc: BaseException) -> str:

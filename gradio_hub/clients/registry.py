@@ -17,6 +17,9 @@ from rakuten_assets.core.settings import Settings
 
 
 # --- the MLflow registry and runs -----------------------------------------------------------------------
+EVALUATION_METRIC = "test_weighted_f1"  # logged by the pipeline's evaluation of every version
+
+
 @dataclass
 class ChampionInfo:
     name: str
@@ -189,6 +192,15 @@ class RegistryReader:
             return client.download_artifacts(mv.run_id, wanted, str(target))
         return self._call(go)
 
+    def evaluated(self, mv) -> bool:
+        """The version's run logged its test evaluation (what promotion decisions rest on)."""
+        if not mv.run_id:
+            return False
+        try:
+            return EVALUATION_METRIC in self.registry.run_metrics(mv.run_id)
+        except Exception:  # noqa: BLE001 - a deleted run: no evaluation to show
+            return False
+
     def rollback_target(self) -> tuple[str | None, str | None]:
         """(current champion, the champion before the latest recorded move, whoever made it)."""
         from rakuten_assets.core.promotion import rollback_target
@@ -199,13 +211,18 @@ class RegistryReader:
 
     def move_champion(self, version: str, *, kind: str, actor: str, reason: str):
         """Moves the alias and records the move; returns `core.promotion.ChampionMoveResult`."""
-        from rakuten_assets.core.promotion import move_champion
+        from rakuten_assets.core.promotion import MOVE_BY_PERSON, move_champion
 
         def go():
             try:
-                self.registry.version(version)
+                mv = self.registry.version(version)
             except Exception as exc:
                 raise ServiceError(self.service, f"{self.name} has no version {version}") from exc
+            if kind == MOVE_BY_PERSON and not self.evaluated(mv):
+                # Issue 13: the hub's Promote accepted versions never evaluated.
+                raise ServiceError(self.service, f"version {version} of {self.name} has no evaluation "
+                                   f"(its run logged no {EVALUATION_METRIC}): only evaluated versions "
+                                   "can be promoted")
             return move_champion(self.registry, self.store.product_store(), version, kind=kind,
                                  actor=actor, reason=reason)
         return self._call(go)

@@ -154,8 +154,10 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
             err = notice(describe_error(exc), "error")
             return err, None, None, gr.update(), gr.update(), err, None
         choices = [str(v) for v in frame["version"]]
+        # Promote offers evaluated versions only (the client refuses the others too).
+        evaluated = [str(v) for v, f1 in zip(frame["version"], frame["weighted F1"]) if pd.notna(f1)]
         return ("", frame, run_frame, gr.update(choices=choices, value=choices[0] if choices else None),
-                gr.update(choices=choices), line, move_frame)
+                gr.update(choices=evaluated), line, move_frame)
 
     def dagster_view():
         try:

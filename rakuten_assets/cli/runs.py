@@ -10,10 +10,10 @@ _SUMMARY_KEYS = ("batch", "total_products", "dataset_version", "rows", "n_featur
                  "weighted_f1", "macro_f1", "champion_weighted_f1_same_test", "decision", "reason")
 
 
-def _short(value) -> str:
+def _short(value, limit: int = 140) -> str:
     raw = getattr(value, "value", value)
     text = f"{raw:.4f}" if isinstance(raw, float) else str(raw)
-    return text if len(text) <= 140 else text[:137] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def run_job_in_process(job_name: str, echo: Callable[[str], None] = print, *,
@@ -41,7 +41,9 @@ def run_job_in_process(job_name: str, echo: Callable[[str], None] = print, *,
             kind = event.event_type
             if kind == DagsterEventType.ASSET_MATERIALIZATION:
                 mat = event.event_specific_data.materialization
-                details = ", ".join(f"{k}={_short(v)}" for k, v in mat.metadata.items() if k in _SUMMARY_KEYS)
+                # The batch summary names the rejected rows (at most 10): shown whole.
+                details = ", ".join(f"{k}={_short(v, 2000 if k == 'batch' else 140)}"
+                                    for k, v in mat.metadata.items() if k in _SUMMARY_KEYS)
                 echo(f"  materialised {mat.asset_key.to_user_string()}: {details}")
             elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
                 ev = event.event_specific_data

@@ -373,7 +373,9 @@ def test_login_gate(monkeypatch):
     assert gate.check("alice", "pa:ss") and not gate.check("alice", "pa") and not gate.check("eve", "pa:ss")
     with pytest.raises(auth.NotAllowed, match="Sign in first"):
         gate.require(None, None, "promotion")
-    assert gate.require("alice") == "alice"
+    # Per-session state is no credential (issue 13); the request's cookie or Gradio login is.
+    with pytest.raises(auth.NotAllowed):
+        gate.require("alice")
     assert gate.require(None, type("R", (), {"username": "alice"})()) == "alice"
     with pytest.raises(auth.NotAllowed):
         gate.require("mallory")

@@ -1,0 +1,152 @@
+"""The hub's login is a real gate (issue 13): sign-in through the hub's own route sets a signed
+HttpOnly SameSite=Strict cookie; control handlers accept that cookie and nothing else (per-session
+state, reachable by whoever holds a session_hash, no longer counts); wrong passwords slow their
+caller on asyncio.sleep without freezing anyone else; repeated failures lock the user out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from gradio_hub import auth
+from rakuten_assets.core.settings import Settings
+from tests.support.hub import CHROMIUM, CHROMIUM_ARGS, artifact_dir, chromium_available, launch_hub
+
+
+class FakeRequest:
+    def __init__(self, cookies=None, username=None):
+        self.cookies = cookies or {}
+        self.username = username
+
+
+def test_control_handlers_accept_the_cookie_and_nothing_else():
+    gate = auth.Gate(Settings(hub_users="alice:pa:ss"))
+    cookie = gate.session_cookie("alice")
+    assert gate.require(None, FakeRequest({auth.COOKIE: cookie}), "promotion") == "alice"
+    # The attack: a client holding a signed-in session's hash (so its per-session state says
+    # "alice") but no cookie.
+    with pytest.raises(auth.NotAllowed, match="Sign in first"):
+        gate.require("alice", FakeRequest(), "promotion")
+    # Variants: a forged or altered cookie, another hub process's cookie, a user since removed.
+    issued, user_hex, mac = cookie.split(".")
+    forged = [f"{issued}.{'mallory'.encode().hex()}.{mac}", cookie[:-2] + "00", "alice",
+              auth.Gate(Settings(hub_users="alice:pa:ss")).session_cookie("alice")]
+    for value in forged:
+        with pytest.raises(auth.NotAllowed):
+            gate.require("alice", FakeRequest({auth.COOKIE: value}))
+    assert auth.Gate(Settings(hub_users="bob:x")).user_from_cookie(cookie) is None
+    # Gradio's own login page (RAKUTEN_HUB_PROTECT_ALL) is a real credential too.
+    assert gate.require(None, FakeRequest(username="alice")) == "alice"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    from tests.support.env import project_home
+
+    root = tmp_path_factory.mktemp("hub_gate")
+    with project_home(root, RAKUTEN_HUB_USERS="alice:wonder land") as settings:
+        demo, url = launch_hub(settings)
+        try:
+            yield demo, url
+        finally:
+            demo.close()
+
+
+@pytest.fixture
+def fresh_hub(hub):
+    """The module's hub with no failed sign-in counted yet, whatever ran before."""
+    hub[0].hub_context.gate._failures.clear()
+    return hub
+
+
+def test_sign_in_sets_a_signed_httponly_strict_cookie(fresh_hub):
+    _, url = fresh_hub
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/hub-auth/me").json() == {"user": None}
+        wrong = client.post("/hub-auth/sign-in", json={"user": "alice", "password": "nope"})
+        assert wrong.status_code == 401 and auth.COOKIE not in wrong.cookies
+        ok = client.post("/hub-auth/sign-in", json={"user": "alice", "password": "wonder land"})
+        assert ok.status_code == 200 and ok.json()["user"] == "alice"
+        header = ok.headers["set-cookie"].lower()
+        assert "httponly" in header and "samesite=strict" in header
+        assert client.get("/hub-auth/me").json() == {"user": "alice"}
+        client.post("/hub-auth/sign-out")
+        assert client.get("/hub-auth/me").json() == {"user": None}
+    assert httpx.post(url + "/hub-auth/sign-in", content=b"not json", timeout=30).status_code == 400
+
+
+def test_wrong_passwords_do_not_freeze_the_hub_and_lock_out(fresh_hub, monkeypatch):
+    _, url = fresh_hub
+    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 3.0)
+    order: list[str] = []
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            async def guess(i):
+                r = await client.post("/hub-auth/sign-in", json={"user": f"eve{i}", "password": "x"})
+                order.append(f"guess:{r.status_code}")
+
+            guesses = [asyncio.ensure_future(guess(i)) for i in range(4)]
+            await asyncio.sleep(0.3)  # the guesses are now sleeping on the server
+            page = await client.get("/hub-auth/me")  # anyone else is served meanwhile
+            order.append(f"other:{page.status_code}")
+            await asyncio.gather(*guesses)
+
+    asyncio.run(scenario())
+    # The other request finished before any wrong guess (each held 3 s on the server); with the
+    # old time.sleep in the event loop it came after all of them.
+    assert order[0] == "other:200" and order[1:] == ["guess:401"] * 4
+    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.0)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        # This client made 4 failures above; one more reaches LOCKOUT_AFTER = 5...
+        assert client.post("/hub-auth/sign-in", json={"user": "alice", "password": "?"}).status_code == 401
+        locked = client.post("/hub-auth/sign-in", json={"user": "alice", "password": "wonder land"})
+        # ...and then even the right password is refused until the lockout ends.
+        assert locked.status_code == 429 and "Too many failed sign-ins" in locked.json()["message"]
+
+
+def test_sign_in_from_the_page(tmp_path_factory):
+    """The Sign in box posts to the route; the page then says who is signed in, and the cookie
+    is out of the page's JavaScript."""
+    if not chromium_available():
+        pytest.skip(f"{CHROMIUM} is missing (Debian package `chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.support.env import project_home
+
+    root = tmp_path_factory.mktemp("hub_gate_page")
+    with project_home(root, RAKUTEN_HUB_USERS="alice:wonder land") as settings:
+        demo, url = launch_hub(settings)
+        try:
+            with sync_api.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(url, wait_until="domcontentloaded")
+                page.locator("#hub-sign-in").get_by_text("Sign in").first.click()
+                page.locator("#hub-username textarea, #hub-username input").first.fill("alice")
+                page.locator("#hub-password input").first.fill("wrong")
+                page.locator("#hub-sign-in-button").click()
+                page.wait_for_function("() => document.getElementById('hub-auth-status')"
+                                       ".innerText.includes('Wrong user or password')", timeout=60_000)
+                page.locator("#hub-password input").first.fill("wonder land")
+                page.locator("#hub-sign-in-button").click()
+                page.wait_for_function("() => document.getElementById('hub-auth-status')"
+                                       ".innerText.includes('Signed in as alice')", timeout=60_000)
+                page.screenshot(path=str(artifact_dir() / "gate-signed-in.png"))
+                cookie = next(c for c in page.context.cookies() if c["name"] == auth.COOKIE)
+                assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+                assert auth.COOKIE not in page.evaluate("document.cookie")
+                browser.close()
+        finally:
+            demo.close()
+
+
+def test_direct_run_is_closed_even_by_fn_index(hub):
+    """/gradio_api/run ran any handler named by fn_index, private ones included (issue 13)."""
+    demo, url = hub
+    private = [i for i, fn in demo.fns.items() if fn.api_visibility == "private"]
+    assert private
+    for body in ({"data": [], "fn_index": private[0]}, {"data": []}):
+        r = httpx.post(url + "/gradio_api/run/predict", json=body, timeout=30)
+        assert r.status_code == 404, r.text
