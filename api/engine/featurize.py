@@ -201,6 +201,10 @@ class FastTfidf:
         for n, (ids, cols) in grams.items():
             tables[n] = _HashTable(self._gram_keys(np.asarray(ids, dtype=np.int64).T, base),
                                    np.asarray(cols, dtype=np.int64))
+        self._tokenize = vec.build_tokenizer()
+        # the break token maps to id -2; usable only if the tokenizer keeps it whole
+        self._break_ok = (self._BREAK not in tokens and self._tokenize(f"a {self._BREAK} b").count(self._BREAK) == 1)
+        tokens = {**tokens, self._BREAK: -2} if self._break_ok else tokens
         return tokens, unigram, tables, base
 
     @staticmethod
@@ -211,12 +215,26 @@ class FastTfidf:
             key = key * base + p
         return key.astype(np.uint64)
 
+    # joins the documents of a batch so that one `findall` tokenises them all (one C call
+    # instead of a list per document: half the word path's time, measured); a token no
+    # product text holds (checked per batch), as the tokenizer must see it alone
+    _BREAK = "qqrakutenbreakqq"
+
     def _token_ids(self, docs: list[str]):
         """Token ids of the whole batch (-1: a token no vocabulary term holds) and the number
         of tokens of each document."""
-        tokens = self.word_tables[0]
-        tokenize = self.vec.build_tokenizer()
-        per_doc = list(map(tokenize, map(self.preprocess, docs)))
+        tokens, tokenize = self.word_tables[0], self._tokenize
+        texts = list(map(self.preprocess, docs))
+        joined = f" {self._BREAK} ".join(texts) if self._break_ok else None
+        if joined is not None and joined.count(self._BREAK) == len(texts) - 1:
+            flat = tokenize(joined)
+            ids = np.fromiter(map(tokens.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+            breaks = np.flatnonzero(ids == -2)
+            if breaks.size == len(texts) - 1:
+                bounds = np.concatenate(([-1], breaks, [ids.size]))
+                lengths = np.diff(bounds) - 1
+                return ids[ids != -2], lengths
+        per_doc = list(map(tokenize, texts))
         lengths = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
         flat = list(chain.from_iterable(per_doc))
         ids = np.fromiter(map(tokens.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))

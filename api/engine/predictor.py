@@ -177,6 +177,14 @@ class FastCalibratedLinear:
         return mean
 
 
+def _lean_classifier(clf):
+    """The project's `SoftmaxLinearEnsemble` predicts with one sparse product and a softmax, no
+    input validation: it is its own fast path."""
+    if type(clf).__name__ == "SoftmaxLinearEnsemble" and type(clf).__module__ == "rakuten_assets.core.model":
+        return clf
+    return None
+
+
 def _direct_text_step(step):
     """The project's `ProductText` step as a function of two lists (no DataFrame)."""
     if type(step).__name__ != "ProductText" or type(step).__module__ != "rakuten_assets.core.model":
@@ -236,7 +244,8 @@ class Predictor:
                                   f"{self.vectorizers} vectorisers use scikit-learn's transform "
                                   "(not supported by the fast counting, or not identical on the "
                                   "sample rows)")
-        self.fast_classifier = FastCalibratedLinear.build(steps[-1][1])
+        self.fast_classifier = (_lean_classifier(steps[-1][1])
+                                or FastCalibratedLinear.build(steps[-1][1]))
         if self.fast_classifier is None:
             self.fallbacks.append(f"classifier {type(steps[-1][1]).__name__} is not a sigmoid-"
                                   "calibrated linear model: scikit-learn's predict_proba")

@@ -275,15 +275,20 @@ def test_fast_word_counting_equals_sklearn_for_ngram_ranges():
     train = ["le chat noir dort", "le chien noir", "lot de 2 chaises", "a b c a b", "x y",
              "Ünïcödé 日本語 mot", "chat chat chat noir"] * 2
     docs = ["", "le chat noir dort", "le le le", "mot inconnu chat noir", "a b c a b c",
-            "Le CHAT Noir", "2 chaises lot de 2", "x", "y x y"]
+            "Le CHAT Noir", "2 chaises lot de 2", "x", "y x y", ""]
+    # the batch is tokenised in one call with a break token between documents: a text that
+    # holds that token (or one document alone) must count the same
+    batches = [docs, docs + [f"chat {FastTfidf._BREAK} noir"], ["le chat"]]
     for kwargs in ({"ngram_range": (1, 3)}, {"ngram_range": (2, 2)}, {"ngram_range": (1, 2), "max_features": 6},
                    {"ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b", "min_df": 2, "max_df": 0.5}):
         vec = TfidfVectorizer(sublinear_tf=True, **kwargs).fit(train)
         fast = FastTfidf(vec)
         assert fast.word_tables is not None, kwargs  # the vectorised path, not the generic one
-        expected, got = vec.transform(docs), fast.transform(docs)
-        assert expected.shape == got.shape
-        assert abs(expected - got).max() < 1e-6, kwargs
+        for batch in batches:
+            expected, got = vec.transform(batch), fast.transform(batch)
+            assert expected.shape == got.shape
+            assert abs(expected - got).max() < 1e-6, kwargs
+        expected = vec.transform(docs)
         same, shares = fast.transform_with_shares(docs)
         assert abs(same - expected).max() < 1e-6
         tokenize = vec.build_tokenizer()
