@@ -155,3 +155,17 @@ def test_softmax_linear_ensemble_is_one_linear_model_whose_calibration_keeps_the
     assert model.predict(centres[3:4])[0] == 40
     # calibrated on separable data: confident where right, not a uniform 1/4
     assert proba.max(axis=1).mean() > 0.8
+
+
+def test_the_settings_offer_exactly_the_classifiers_the_model_builds(monkeypatch):
+    from typing import get_args
+
+    from rakuten_assets.core.model import CLASSIFIERS, DEFAULT_CLASSIFIER, build_classifier
+    from rakuten_assets.core.settings import Settings
+
+    assert get_args(Settings.model_fields["classifier"].annotation) == CLASSIFIERS
+    assert Settings.model_fields["classifier"].default == DEFAULT_CLASSIFIER
+    assert type(build_classifier("svm_sgd_blend").named_steps["classifier"]).__name__ == "SoftmaxLinearEnsemble"
+    assert type(build_classifier().named_steps["classifier"]).__name__ == "CalibratedClassifierCV"
+    with pytest.raises(ValueError, match="unknown classifier 'svm'"):
+        build_classifier("svm")

@@ -172,7 +172,7 @@ def trained_model(context: dg.AssetExecutionContext, tfidf_features: TfidfFeatur
                   project_settings: SettingsResource, registry: ModelRegistryResource, tracking: MlflowTracking) -> dg.Output[TrainedModel]:
     settings = project_settings.load()
     mlf = tracking.run
-    classifier = clone(build_classifier().named_steps["classifier"])
+    classifier = clone(build_classifier(settings.classifier).named_steps["classifier"])
     test_rows = int(len(tfidf_features.y_test))
     # The test matrix is model_evaluation's (it loads its own copy): let it go before the fit,
     # which holds the train matrix twice (the calibration split copies it); 0.5 GB at 850k rows.
