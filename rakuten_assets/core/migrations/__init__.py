@@ -76,12 +76,40 @@ def _exclusive(engine: Engine):
         yield
 
 
+@contextmanager
+def _atomic_engine(engine: Engine):
+    """The engine to migrate with. On SQLite, one whose transactions really contain DDL: the
+    sqlite3 module commits before every CREATE TABLE by itself, so a migration interrupted
+    half-way (a locked database) left tables without a revision stamp, and every later attempt
+    failed with "table load_batches already exists". BEGIN IMMEDIATE also waits (up to the
+    30 s busy timeout) for any writer in progress instead of failing in the middle."""
+    if engine.url.get_backend_name() != "sqlite":
+        yield engine
+        return
+    from sqlalchemy import create_engine, event
+
+    atomic = create_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(atomic, "connect")
+    def _manual_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # the module stops issuing BEGIN/COMMIT itself
+
+    @event.listens_for(atomic, "begin")
+    def _begin_immediate(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        yield atomic
+    finally:
+        atomic.dispose()
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> str | None:
     """Migrate the database behind `engine` to `revision`; returns the revision it is at."""
     from alembic import command
 
-    with _exclusive(engine):
-        with engine.begin() as conn:
+    with _exclusive(engine), _atomic_engine(engine) as migrating:
+        with migrating.begin() as conn:
             config = alembic_config(conn)
             tables = set(inspect(conn).get_table_names())
             if "alembic_version" not in tables and "products" in tables:
