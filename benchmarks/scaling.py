@@ -68,6 +68,18 @@ def step_times(dagster_home: Path) -> dict[str, float]:
         return step_durations(instance, records[0].dagster_run.run_id)
 
 
+def by_asset(steps: dict[str, float]) -> dict[str, float]:
+    """Step seconds summed per asset: the ops of a graph-backed asset (`tfidf_features.fit_feature_part[words]`)
+    and its checks (`training_dataset_data_quality`) count under the asset. In-process, steps run
+    one after the other, so the sum is the asset's wall time."""
+    out: dict[str, float] = {}
+    for step, seconds in steps.items():
+        asset = step.split(".")[0]
+        asset = asset.removesuffix("_data_quality").removesuffix("_model_quality")
+        out[asset] = out.get(asset, 0.0) + seconds
+    return out
+
+
 def run_pipeline(rows: int, home: Path) -> dict:
     env = clean_env(home, rows)
     log = home.parent / f"materialize-{rows}.log"
@@ -84,7 +96,7 @@ def run_pipeline(rows: int, home: Path) -> dict:
     f1 = re.search(r"weighted_f1=([0-9.]+)", output)
     return {"rows": rows, "seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "load_before": load_before, "exit": code, "peak_rss_mb": usage.ru_maxrss / 1024,
-            "weighted_f1": float(f1.group(1)) if f1 else None, "steps": step_times(home / "dagster"),
+            "weighted_f1": float(f1.group(1)) if f1 else None, "steps": by_asset(step_times(home / "dagster")),
             "log": str(log)}
 
 
@@ -295,6 +307,7 @@ def main() -> int:
                 print(f"{r['rows']:>9,} {r['seconds']:>8.1f} {r['cpu_seconds']:>8.1f} {r['load_before']:>5.1f} "
                       f"{r['peak_rss_mb']:>12,.0f} {f1:>12}  " +
                       "  ".join(f"{r['steps'].get(s, float('nan')):>22.1f}" for s in steps))
+            print(json.dumps(pipeline))
             first = pipeline[0]
             for r in pipeline[1:]:
                 print(f"{r['rows'] / first['rows']:.1f}x rows -> {r['seconds'] / first['seconds']:.2f}x wall "
