@@ -61,6 +61,8 @@ def step_times(dagster_home: Path) -> dict[str, float]:
 
     from pipeline import step_durations  # benchmarks/pipeline.py, beside this script
 
+    if not dagster_home.is_dir():  # the run died before Dagster wrote anything
+        return {}
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.get_run_records(limit=1)
         if not records:
@@ -293,6 +295,7 @@ def main() -> int:
         for rows in rows_list:
             result = run_pipeline(rows, base / f"home-{rows}")
             pipeline.append(result)
+            print(json.dumps(result), flush=True)  # each size as soon as it is measured
             serving_home = serving_home or base / f"home-{rows}"
             if result["exit"] != 0:
                 print(f"pipeline at {rows:,} rows FAILED (exit {result['exit']}), log: {result['log']}")
@@ -307,7 +310,6 @@ def main() -> int:
                 print(f"{r['rows']:>9,} {r['seconds']:>8.1f} {r['cpu_seconds']:>8.1f} {r['load_before']:>5.1f} "
                       f"{r['peak_rss_mb']:>12,.0f} {f1:>12}  " +
                       "  ".join(f"{r['steps'].get(s, float('nan')):>22.1f}" for s in steps))
-            print(json.dumps(pipeline))
             first = pipeline[0]
             for r in pipeline[1:]:
                 print(f"{r['rows'] / first['rows']:.1f}x rows -> {r['seconds'] / first['seconds']:.2f}x wall "
