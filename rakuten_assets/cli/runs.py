@@ -25,7 +25,7 @@ def run_job_in_process(job_name: str, echo: Callable[[str], None] = print, *,
 
     definitions = defs()
     try:
-        job = definitions.resolve_job_def(job_name)
+        definitions.resolve_job_def(job_name)  # an unknown name fails here, listed below
     except Exception:  # noqa: BLE001 - an unknown name is a user error, listed below
         names = sorted(j.name for j in definitions.resolve_all_job_defs() if not j.name.startswith("__"))
         echo(f"unknown job {job_name!r}; jobs: {', '.join(names)}")
@@ -33,9 +33,14 @@ def run_job_in_process(job_name: str, echo: Callable[[str], None] = print, *,
     config = dict(run_config or {})
     # One line per event, no stack traces (defs/loggers.py); every event stays in the Dagster UI.
     config.setdefault("loggers", {"terminal": {"config": {"log_level": "INFO"}}})
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config,
-                                        tags=tags)
+    from dagster import build_reconstructable_job, execute_job
+
+    # execute_job, not job.execute_in_process: the latter keeps every step's output in memory
+    # for its result object until the run ends (at 850k rows the snapshot, the TF-IDF matrices
+    # and the model at once). Same in-process executor, outputs through the IO manager.
+    reconstructable = build_reconstructable_job(__name__, "job_by_name", reconstructable_args=(job_name,))
+    with DagsterInstance.get() as instance, execute_job(reconstructable, instance=instance, raise_on_error=False,
+                                                        run_config=config, tags=tags) as result:
         echo(f"Dagster run {result.run_id} ({job_name}): {'SUCCESS' if result.success else 'FAILURE'}")
         for event in result.all_events:
             kind = event.event_type
@@ -55,6 +60,13 @@ def run_job_in_process(job_name: str, echo: Callable[[str], None] = print, *,
                 message = error.message.strip().removeprefix(FAILURE_PREFIX) if error else ""
                 echo(f"  step {event.step_key} FAILED: {message} {cause}".rstrip())
         return bool(result.success)
+
+
+def job_by_name(job_name: str):
+    """The job of the project's definitions, rebuilt by name (for `execute_job`)."""
+    from rakuten_assets.definitions import defs
+
+    return defs().resolve_job_def(job_name)
 
 
 def ensure_champion(echo: Callable[[str], None] = print) -> bool:

@@ -154,13 +154,24 @@ def fit_transform_bounded(transformer: BaseEstimator, docs: list[str]) -> sp.csr
     return sp.csr_matrix(transformer.fit_transform(docs))
 
 
+def compact_indices(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The same matrix with int32 indices when they fit (the sparse products behind the char
+    n-grams give int64): a third less memory for every copy downstream (pickled between steps,
+    stacked, copied by the calibration split)."""
+    limit = np.iinfo(np.int32).max
+    if matrix.indices.dtype != np.int32 and matrix.nnz < limit and max(matrix.shape) < limit:
+        matrix.indices = matrix.indices.astype(np.int32)
+        matrix.indptr = matrix.indptr.astype(np.int32)
+    return matrix
+
+
 def fit_part(name: str, transformer: BaseEstimator, texts: CleanTexts) -> FittedPart:
     import time
 
     started = time.perf_counter()
-    x_train = fit_transform_bounded(transformer, texts.train)
+    x_train = compact_indices(fit_transform_bounded(transformer, texts.train))
     fit_seconds = time.perf_counter() - started
-    x_test = sp.csr_matrix(transformer.transform(texts.test))
+    x_test = compact_indices(sp.csr_matrix(transformer.transform(texts.test)))
     return FittedPart(name, transformer, x_train, x_test, fit_seconds)
 
 
@@ -186,6 +197,6 @@ def assemble(features: BaseEstimator, parts: list[FittedPart]) -> tuple[BaseEsti
         for name in names:
             block = getattr(by_name[name], side)
             blocks.append(block * weights[name] if name in weights else block)
-        return sp.hstack(blocks, format="csr")
+        return compact_indices(sp.hstack(blocks, format="csr"))
 
     return fitted, stack("x_train"), stack("x_test")

@@ -82,3 +82,12 @@ def test_bounded_char_fit_equals_the_class_own_fit(texts, overrides):
     assert np.array_equal(bounded.idf_, reference.idf_)
     _same(x_bounded, x_reference)
     _same(bounded.transform(texts.test), reference.transform(texts.test))
+
+
+def test_fitted_parts_keep_32_bit_indices(texts):
+    features = build_classifier().named_steps["features"]
+    parts = [fit_part(name, part, texts) for name, part in feature_parts(features)]
+    _, x_train, x_test = assemble(clone(features), parts)
+    for matrix in [x_train, x_test, *(p.x_train for p in parts)]:
+        assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
+    _same(x_train, clone(features).fit_transform(texts.train))
