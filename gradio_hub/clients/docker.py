@@ -88,7 +88,7 @@ class DockerEngine:
         else every container)."""
         self.timeout = timeout or max(settings.hub_timeout_seconds, 5.0)
         host = base_url or os.environ.get("DOCKER_HOST") or ""
-        if not host and DEFAULT_SOCKET.exists():
+        if not host and DEFAULT_SOCKET.is_socket():
             host = f"unix://{DEFAULT_SOCKET}"
         self.base_url = host or None
         self._project = project

@@ -114,22 +114,24 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
         action_msg = gr.HTML(elem_id="infra-action-message")
 
     def read():
-        """Docker when an engine is reachable, else the local supervisor's services."""
+        """The local services when `rakuten up` runs or ran in this RAKUTEN_HOME (a developer's
+        machine may also have a Docker engine, whose containers are not this system); else the
+        containers of the compose stack when an engine is reachable."""
         problems = []
+        try:
+            html, names = local_view(ctx)
+            return "local", html, names
+        except ServiceUnavailable as exc:  # no state file: not the embedded default
+            no_local = notice(f"No local services: {exc.reason}. {exc.hint}.", "info")
+        except Exception as exc:  # noqa: BLE001
+            no_local = notice(describe_error(exc), "error")
         if ctx.docker.configured:
             try:
                 html, names = docker_view(ctx)
                 return "docker", html, names
-            except Exception as exc:  # noqa: BLE001 - said below, then the local view is tried
+            except Exception as exc:  # noqa: BLE001 - said below
                 problems.append(notice(describe_error(exc), "warn"))
-        try:
-            html, names = local_view(ctx)
-            return "local", "".join(problems) + html, names
-        except ServiceUnavailable as exc:
-            problems.append(notice(f"No local services either: {exc.reason}. {exc.hint}.", "info"))
-        except Exception as exc:  # noqa: BLE001
-            problems.append(notice(describe_error(exc), "error"))
-        return None, "".join(problems), []
+        return None, "".join(problems) + no_local, []
 
     def refresh(current=None):
         which, html, names = read()

@@ -27,6 +27,23 @@ class _FirstLines(logging.Formatter):
         return f"{when} {record.levelname:<7} {step + ' - ' if step else ''}{message}"
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record arrives, not the one of the first run:
+    the logger lives for the whole process, and a caller that swapped stderr for a run (a test
+    runner, an embedding tool) closed it afterwards ("I/O operation on closed file")."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 @dg.logger(config_schema={"log_level": dg.Field(str, default_value="INFO")},
            description="Readable run log for the terminal: one line per event, no stack traces.")
 def terminal_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
@@ -34,7 +51,7 @@ def terminal_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     log.setLevel(init_context.logger_config["log_level"].upper())
     log.propagate = False
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(_FirstLines())
         log.addHandler(handler)
     return log

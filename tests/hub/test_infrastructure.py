@@ -126,7 +126,7 @@ def test_without_docker_or_a_supervisor_the_tab_says_how_to_start(tmp_path, page
         try:
             page.goto(url)
             page.get_by_role("tab", name="Infrastructure").click()
-            said = wait_text(page, "infra-services", "No local services either")
+            said = wait_text(page, "infra-services", "No local services:")
             assert "make run" in said and "Docker" in said and "Traceback" not in said
         finally:
             demo.close()
