@@ -481,7 +481,10 @@ def test_placeholder_secrets_are_refused_with_one_line_each(stack, tmp_path):
     """.env.example as it is: every process of the project's image and the gate refuse to start,
     naming the variable to set."""
     project = ComposeProject(f"rakuten-ci-secrets-{uuid.uuid4().hex[:6]}", [COMPOSE_FILE, STANDINS_FILE],
-                             ENV_EXAMPLE, {"RAKUTEN_IMAGE": IMAGE})
+                             ENV_EXAMPLE, {"RAKUTEN_IMAGE": IMAGE,
+                                           # the engine's real socket: a missing bind source
+                                           # would be created on the host as a directory
+                                           "DOCKER_SOCKET": str(socket_path(docker_host()))})
     expected = {
         "migrate": ["POSTGRES_PASSWORD"],
         "api": ["POSTGRES_PASSWORD", "RAKUTEN_ADMIN_TOKEN", "RAKUTEN_FEEDBACK_TOKEN"],
