@@ -262,9 +262,12 @@ def test_the_first_model_went_through_dagster_postgres_and_the_mlflow_server(sta
     run_id = stack.rows("mlflow", f"SELECT run_id FROM model_versions WHERE name = '{MODEL}' "
                                   f"AND version = {int(version)}")[0][0]
     # Artifacts proxied by the server into its volume, not written by the client.
+    # MLflow 3 keeps the run's own artifacts under <experiment>/<run id>/ and the logged model
+    # under <experiment>/models/m-<id>/: both in the server's volume.
     found = stack.project.run("exec", "-T", "mlflow", "sh", "-c",
-                              f"find /mlartifacts -path '*{run_id}*' -name MLmodel").stdout
-    assert "MLmodel" in found, found
+                              f"find /mlartifacts -maxdepth 2 -name '{run_id}'; "
+                              "find /mlartifacts -path '*/models/*' -name MLmodel").stdout
+    assert run_id in found and "MLmodel" in found, found
     # The run as the tracking server reports it (through the gate).
     run = httpx.get(f"{stack.gate['mlflow']}/api/2.0/mlflow/runs/get", params={"run_id": run_id},
                     auth=stack.login, timeout=30).json()["run"]
