@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.hub import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     artifact_dir,
+    chromium_browser,
+    hub_page,
     hub_stack,
     launch_hub,
     require_chromium,
@@ -71,22 +71,14 @@ def drift_reports(settings) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TAB_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.hub_errors = errors
-    yield page
-    context.close()
+    with hub_page(browser, TAB_TIMEOUT_MS) as page:
+        yield page
 
 
 def open_hub(page, url: str) -> float:

@@ -14,7 +14,14 @@ import time
 
 import pytest
 
-from tests.support.hub import CHROMIUM, CHROMIUM_ARGS, artifact_dir, hub_stack, launch_hub, require_chromium
+from tests.support.hub import (
+    artifact_dir,
+    chromium_browser,
+    hub_page,
+    hub_stack,
+    launch_hub,
+    require_chromium,
+)
 
 require_chromium()
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -60,23 +67,15 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TAB_TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.hub_errors = errors
-    yield page
-    assert not errors, errors
-    context.close()
+    with hub_page(browser, TAB_TIMEOUT_MS) as page:
+        yield page
+        assert not page.hub_errors, page.hub_errors
 
 
 def open_hub(page, url: str) -> None:

@@ -364,3 +364,31 @@ def chromium_available() -> bool:
 
 def get(url: str, **kw) -> httpx.Response:
     return httpx.get(url, timeout=10, **kw)
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextlib.contextmanager
+def hub_page(browser, timeout_ms: int):
+    """A fresh page (own context) whose uncaught script errors collect in `page.hub_errors`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.hub_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()
