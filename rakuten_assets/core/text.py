@@ -57,10 +57,17 @@ def clean_text(text: object) -> str:
     if text is None or (isinstance(text, float) and text != text):  # None or NaN
         return ""
     s = str(text)
-    s = html.unescape(html.unescape(s))
-    s = strip_tags(s)
-    s = strip_accents(s).lower()
-    return _SPACES.sub(" ", s).strip()
+    # Each step is skipped when it cannot change the text (ASCII has no accents to fold): a third
+    # less cleaning time, which is a third of a served batch's CPU (issue 14). `split()` splits on
+    # exactly the characters `\s` matches (checked over all of Unicode), so collapsing whitespace
+    # that way gives the regex's result, faster.
+    if "&" in s:
+        s = html.unescape(html.unescape(s))
+    if "<" in s:
+        s = strip_tags(s)
+    if not s.isascii():
+        s = strip_accents(s)
+    return " ".join(s.lower().split())
 
 
 def join_fields(designation: object, description: object) -> str:
