@@ -87,7 +87,10 @@ def test_bounded_char_fit_equals_the_class_own_fit(texts, overrides):
 def test_fitted_parts_keep_32_bit_indices(texts):
     features = build_classifier().named_steps["features"]
     parts = [fit_part(name, part, texts) for name, part in feature_parts(features)]
+    part_matrices = [p.x_train for p in parts]
     _, x_train, x_test = assemble(clone(features), parts)
-    for matrix in [x_train, x_test, *(p.x_train for p in parts)]:
+    for matrix in [x_train, x_test, *part_matrices]:
         assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
     _same(x_train, clone(features).fit_transform(texts.train))
+    # the parts gave their matrices up to the stack (the pipeline's memory peak at 850k rows)
+    assert all(p.x_train is None and p.x_test is None for p in parts)

@@ -132,26 +132,34 @@ def fit_feature_part(context: dg.OpExecutionContext, part: str, texts: CleanText
     return fitted
 
 
-@dg.op(description="The snapshot's content version, drift reference sample and input example.")
+@dg.op(description="The snapshot's content version, labels of each split, drift reference sample "
+                   "and input example.")
 def snapshot_facts(training_dataset: pd.DataFrame, project_settings: SettingsResource) -> dict:
     settings = project_settings.load()
-    return {"dataset_version": dataset_version(training_dataset),
+    # the labels in snapshot order, as the cleaned texts are (clean_split_texts, join_texts):
+    # assemble_features takes them from here rather than load ~1 GB of texts for them at 850k rows
+    split = training_dataset["split"]
+    return {"y_train": training_dataset.loc[split == "train", "prdtypecode"].to_numpy(),
+            "y_test": training_dataset.loc[split == "test", "prdtypecode"].to_numpy(),
+            "dataset_version": dataset_version(training_dataset),
             "reference": reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed),
             "input_example": training_dataset[TEXT_COLUMNS].head(3).reset_index(drop=True)}
 
 
 @dg.op(description="The fitted featuriser made of its parts, with the stacked train and test matrices.")
-def assemble_features(context: dg.OpExecutionContext, texts: CleanTexts, parts: list[FittedPart],
-                      facts: dict) -> TfidfFeatures:
-    features, x_train, x_test = assemble(_features_template(), parts)
+def assemble_features(context: dg.OpExecutionContext, parts: list[FittedPart], facts: dict) -> TfidfFeatures:
+    vocabulary = {p.name: int(p.x_train.shape[1]) for p in parts}
     fit_seconds = sum(p.fit_seconds for p in parts)  # CPU-seconds of fitting, wherever it ran
+    features, x_train, x_test = assemble(_features_template(), parts)
+    if (x_train.shape[0], x_test.shape[0]) != (len(facts["y_train"]), len(facts["y_test"])):
+        raise RuntimeError(f"features for {x_train.shape[0]} + {x_test.shape[0]} rows, labels for "
+                           f"{len(facts['y_train'])} + {len(facts['y_test'])}: the snapshot changed mid-run")
     context.add_output_metadata({
-        "vocabulary": dg.MetadataValue.json({p.name: int(p.x_train.shape[1]) for p in parts}),
+        "vocabulary": dg.MetadataValue.json(vocabulary),
         "n_features": int(x_train.shape[1]), "train_nnz": int(x_train.nnz),
         "fit_seconds": round(fit_seconds, 2), "parts": len(parts)})
     return TfidfFeatures(text=build_classifier().named_steps["text"], features=features,
-                         x_train=x_train, y_train=texts.y_train, x_test=x_test, y_test=texts.y_test,
-                         fit_seconds=fit_seconds, **facts)
+                         x_train=x_train, x_test=x_test, fit_seconds=fit_seconds, **facts)
 
 
 @dg.graph_asset(key=TFIDF_FEATURES, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET)},
@@ -161,7 +169,7 @@ def assemble_features(context: dg.OpExecutionContext, texts: CleanTexts, parts: 
 def tfidf_features(training_dataset):
     texts = joined_texts(snapshot_chunks(training_dataset).map(clean_texts).collect())
     parts = featuriser_parts().map(lambda part: fit_feature_part(part, texts))
-    return assemble_features(texts, parts.collect(), snapshot_facts(training_dataset))
+    return assemble_features(parts.collect(), snapshot_facts(training_dataset))
 
 
 @dg.asset(key=TRAINED_MODEL, ins={"tfidf_features": dg.AssetIn(TFIDF_FEATURES)}, deps=[TRAINING_DATASET],
