@@ -10,7 +10,6 @@ import html
 import re
 import unicodedata
 
-_SPACES = re.compile(r"\s+")
 # Combining marks left by NFKD decomposition (the accents of é, ü, ç...). A regex over the
 # decomposed string is an order of magnitude faster than testing each character in Python,
 # which mattered: cleaning dominated drift-report time on long descriptions.

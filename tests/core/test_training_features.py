@@ -92,5 +92,5 @@ def test_fitted_parts_keep_32_bit_indices(texts):
     for matrix in [x_train, x_test, *part_matrices]:
         assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
     _same(x_train, clone(features).fit_transform(texts.train))
-    # the parts gave their matrices up to the stack (the pipeline's memory peak at 850k rows)
+    # the parts gave their matrices up to the stack
     assert all(p.x_train is None and p.x_test is None for p in parts)

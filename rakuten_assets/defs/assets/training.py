@@ -137,7 +137,7 @@ def fit_feature_part(context: dg.OpExecutionContext, part: str, texts: CleanText
 def snapshot_facts(training_dataset: pd.DataFrame, project_settings: SettingsResource) -> dict:
     settings = project_settings.load()
     # the labels in snapshot order, as the cleaned texts are (clean_split_texts, join_texts):
-    # assemble_features takes them from here rather than load ~1 GB of texts for them at 850k rows
+    # assemble_features takes them from here rather than load every cleaned text for them
     split = training_dataset["split"]
     return {"y_train": training_dataset.loc[split == "train", "prdtypecode"].to_numpy(),
             "y_test": training_dataset.loc[split == "test", "prdtypecode"].to_numpy(),
