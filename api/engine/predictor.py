@@ -138,9 +138,12 @@ class FastCalibratedLinear:
 
     @classmethod
     def build(cls, clf) -> FastCalibratedLinear | None:
-        if type(clf).__name__ != "CalibratedClassifierCV":
-            return None
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.preprocessing import LabelEncoder
+
+        # subclasses too: the project's CalibratedOnHoldout fits differently, predicts the same
+        if not isinstance(clf, CalibratedClassifierCV):
+            return None
 
         members = []
         for cc in getattr(clf, "calibrated_classifiers_", []):

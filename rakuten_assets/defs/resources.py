@@ -156,6 +156,24 @@ def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
     return found
 
 
+def _return_freed_memory() -> None:
+    """Hand the memory earlier steps freed back to the operating system (glibc only; a no-op
+    elsewhere). The in-process executor runs every step in one process, and glibc keeps what a
+    step freed in its heaps, fragmented by millions of small strings: at 850k rows the process
+    entered the feature assembly holding 1.7 GB it no longer used (measured: generating the
+    catalogue then freeing it left 750 MB resident, 330 MB after a trim)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
 class _Protocol5Pickles(dg.UPathIOManager):
     """Dagster's filesystem pickling, at pickle protocol 5: protocol 4 (Dagster's) copies every
     numpy array into a bytes object to write it and again to read it, so a step writing the
@@ -173,6 +191,8 @@ class _Protocol5Pickles(dg.UPathIOManager):
     def load_from_path(self, context: dg.InputContext, path):
         import pickle
 
+        # a step loads its inputs first: the moment to give back what the previous step freed
+        _return_freed_memory()
         with path.open("rb") as file:
             return pickle.load(file)
 

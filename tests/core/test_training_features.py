@@ -94,3 +94,51 @@ def test_fitted_parts_keep_32_bit_indices(texts):
     _same(x_train, clone(features).fit_transform(texts.train))
     # the parts gave their matrices up to the stack
     assert all(p.x_train is None and p.x_test is None for p in parts)
+
+
+def _word_texts():
+    """Real product texts when the shared data is there (accents, digits, one-letter tokens,
+    HTML left-overs), and synthetic ones, plus the edge cases of tokenising."""
+    from tests.support.env import REAL_DATA
+
+    docs = [clean for clean in clean_split_texts(
+        build_classifier().named_steps["text"],
+        split_train_test(generate_catalogue(3_000, seed=5), 0.2, 42)).train]
+    if (REAL_DATA / "labeled_text.csv").is_file():  # more variety when present; not required
+        import pandas as pd
+
+        real = pd.read_csv(REAL_DATA / "labeled_text.csv")
+        docs += build_classifier().named_steps["text"].transform(real)
+    edge = ["", "x", "un", "UN deux", "a a a a", "!!!", "lot de 2 lot de 2", "été été", "  "]
+    return edge + docs[: len(docs) // 2] + edge + docs[len(docs) // 2:]
+
+
+@pytest.mark.parametrize("overrides", [
+    {},                                                 # the model's own word vectoriser
+    {"max_features": None, "max_df": 1.0, "min_df": 1},  # every term kept
+    {"max_features": 2_000, "min_df": 3, "max_df": 0.2},
+    {"ngram_range": (1, 1), "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": False},
+])
+def test_fast_word_fit_equals_sklearns_own(overrides):
+    from rakuten_assets.core.training_features import _fast_word_fit_applies, _word_tfidf_fit_transform
+
+    docs = _word_texts()
+    train, test = docs[::3] + docs[1::3], docs[2::3] + ["mots jamais vus", "", "2 lot"]
+    words = clone(dict(build_classifier().named_steps["features"].transformer_list)["words"]).set_params(**overrides)
+    assert _fast_word_fit_applies(words)
+    theirs = clone(words)
+    x_train_theirs = theirs.fit_transform(train)
+    x_test_theirs = theirs.transform(test)
+    x_train, x_test = _word_tfidf_fit_transform(words, train, test)
+    assert words.vocabulary_ == theirs.vocabulary_
+    assert set(vars(words)) == set(vars(theirs))
+    np.testing.assert_array_equal(words.idf_, theirs.idf_)
+    for ours, sklearn in ((x_train, x_train_theirs), (x_test, x_test_theirs)):
+        ours, sklearn = ours.tocsr(), sklearn.tocsr()
+        ours.sort_indices()
+        sklearn.sort_indices()
+        np.testing.assert_array_equal(ours.indptr, sklearn.indptr)
+        np.testing.assert_array_equal(ours.indices, sklearn.indices)
+        np.testing.assert_allclose(ours.data, sklearn.data, rtol=1e-6)
+    # and the fitted vectoriser transforms new text as sklearn's does
+    _same(words.transform(test), x_test_theirs)
