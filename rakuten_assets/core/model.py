@@ -36,6 +36,7 @@ lists what was tried):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
@@ -114,12 +115,13 @@ class CharWbTfidf(BaseEstimator, TransformerMixin):
         self.dtype = dtype
 
     def _counts(self, docs: Iterable[str], vocabulary: dict[str, int], grow: bool) -> sp.csr_matrix:
-        words: dict[str, int] = {}
-        add_word = words.setdefault
+        words: defaultdict[str, int] = defaultdict()
+        words.default_factory = words.__len__  # a new word gets the next id, in C for known words
+        word_id = words.__getitem__
         indices: list[int] = []
         indptr = [0]
         for doc in docs:
-            indices.extend([add_word(w, len(words)) for w in doc.split()])
+            indices.extend(map(word_id, doc.split()))
             indptr.append(len(indices))
         doc_words = _csr(indices, indptr, len(words))
         lo, hi = self.ngram_range

@@ -96,14 +96,16 @@ def _char_wb_fit_transform(vec, docs: list[str], chunk_rows: int = DF_CHUNK_ROWS
     are summed `chunk_rows` documents at a time, and the one product kept is restricted to the
     kept n-grams. tests/core/test_training_features.py checks it against the class's own fit."""
     from array import array
+    from collections import defaultdict
 
     from rakuten_assets.core.model import _padded_word_grams
 
-    words: dict[str, int] = {}
-    add_word = words.setdefault
+    words: defaultdict[str, int] = defaultdict()
+    words.default_factory = words.__len__  # a new word gets the next id, in C for known words
+    word_id = words.__getitem__
     word_ids, doc_ptr = array("q"), array("q", [0])  # 8 bytes an entry, not a Python int each
     for doc in docs:
-        word_ids.extend([add_word(w, len(words)) for w in doc.split()])
+        word_ids.extend(map(word_id, doc.split()))
         doc_ptr.append(len(word_ids))
     n_docs = len(doc_ptr) - 1
     doc_words = sp.csr_matrix((np.ones(len(word_ids), dtype=np.float32), np.frombuffer(word_ids, dtype=np.int64),
@@ -111,11 +113,12 @@ def _char_wb_fit_transform(vec, docs: list[str], chunk_rows: int = DF_CHUNK_ROWS
     doc_words.sum_duplicates()
     del word_ids, doc_ptr
     lo, hi = vec.ngram_range
-    grams: dict[str, int] = {}
-    add_gram = grams.setdefault
+    grams: defaultdict[str, int] = defaultdict()
+    grams.default_factory = grams.__len__
+    gram_id = grams.__getitem__
     gram_ids, word_ptr = array("q"), array("q", [0])
     for w in words:
-        gram_ids.extend([add_gram(g, len(grams)) for g in _padded_word_grams(w, lo, hi)])
+        gram_ids.extend(map(gram_id, _padded_word_grams(w, lo, hi)))
         word_ptr.append(len(gram_ids))
     del words
     word_grams = sp.csr_matrix((np.ones(len(gram_ids), dtype=np.float32), np.frombuffer(gram_ids, dtype=np.int64),

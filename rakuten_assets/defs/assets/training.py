@@ -71,8 +71,10 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
             close_labelling_request(db, request_id)
     frame = split_train_test(frame, settings.test_size, settings.split_seed)
     counts = frame.groupby(["prdtypecode", "split"]).size().unstack(fill_value=0)
+    # hashed once (5 s at 850k rows): the version travels with the frame to snapshot_facts
+    frame.attrs[DATASET_VERSION_ATTR] = version = dataset_version(frame)
     return dg.Output(frame, metadata={
-        "dataset_version": dataset_version(frame),
+        "dataset_version": version,
         "rows": len(frame),
         "train_rows": int((frame["split"] == "train").sum()),
         "test_rows": int((frame["split"] == "test").sum()),
@@ -82,6 +84,9 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
         "empty_description_share": float(frame["description"].isna().mean()) if len(frame) else 0.0,
         "rows_per_class": dg.MetadataValue.md(counts.to_markdown()),
     })
+
+
+DATASET_VERSION_ATTR = "dataset_version"  # key in the snapshot frame's `attrs`
 
 
 # --- tfidf_features: a dynamic graph, one step per part of the featuriser --------------------------
@@ -141,7 +146,8 @@ def snapshot_facts(training_dataset: pd.DataFrame, project_settings: SettingsRes
     split = training_dataset["split"]
     return {"y_train": training_dataset.loc[split == "train", "prdtypecode"].to_numpy(),
             "y_test": training_dataset.loc[split == "test", "prdtypecode"].to_numpy(),
-            "dataset_version": dataset_version(training_dataset),
+            "dataset_version": (training_dataset.attrs.get(DATASET_VERSION_ATTR)
+                                or dataset_version(training_dataset)),
             "reference": reference_sample(training_dataset, settings.drift_reference_rows, settings.split_seed),
             "input_example": training_dataset[TEXT_COLUMNS].head(3).reset_index(drop=True)}
 
