@@ -160,7 +160,11 @@ def test_softmax_linear_ensemble_is_one_linear_model_whose_calibration_keeps_the
 def test_the_settings_offer_exactly_the_classifiers_the_model_builds(monkeypatch):
     from typing import get_args
 
-    from rakuten_assets.core.model import CLASSIFIERS, DEFAULT_CLASSIFIER, build_classifier
+    from rakuten_assets.core.model import (
+        CLASSIFIERS,
+        DEFAULT_CLASSIFIER,
+        build_classifier,
+    )
     from rakuten_assets.core.settings import Settings
 
     assert get_args(Settings.model_fields["classifier"].annotation) == CLASSIFIERS

@@ -13,7 +13,11 @@ from rakuten_assets.core.model import build_classifier
 from rakuten_assets.core.synthetic import generate_catalogue
 from rakuten_assets.core.training import split_train_test
 from rakuten_assets.core.training_features import (
-    WHOLE, assemble, clean_split_texts, feature_parts, fit_part,
+    WHOLE,
+    assemble,
+    clean_split_texts,
+    feature_parts,
+    fit_part,
 )
 
 
@@ -120,7 +124,10 @@ def _word_texts():
     {"ngram_range": (1, 1), "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": False},
 ])
 def test_fast_word_fit_equals_sklearns_own(overrides):
-    from rakuten_assets.core.training_features import _fast_word_fit_applies, _word_tfidf_fit_transform
+    from rakuten_assets.core.training_features import (
+        _fast_word_fit_applies,
+        _word_tfidf_fit_transform,
+    )
 
     docs = _word_texts()
     train, test = docs[::3] + docs[1::3], docs[2::3] + ["mots jamais vus", "", "2 lot"]
