@@ -37,7 +37,7 @@ lists what was tried):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,22 @@ def _padded_word_grams(word: str, lo: int, hi: int) -> list[str]:
     return [w[i:i + n] for n in range(lo, min(hi, len(w)) + 1) for i in range(len(w) - n + 1)]
 
 
+def numbering() -> tuple[defaultdict[str, int], Callable[[str], int]]:
+    """(table, id_of): `id_of(key)` is the key's id, a new key getting the next one (`len`), as
+    scikit-learn numbers its vocabulary. Known keys are found by the dict's C lookup, with no
+    Python call per key: `ids.extend(map(id_of, keys))`."""
+    table: defaultdict[str, int] = defaultdict()
+    table.default_factory = table.__len__
+    return table, table.__getitem__
+
+
+def document_count_bounds(vec, n_docs: int) -> tuple[float, float]:
+    """(min_df, max_df) of a vectoriser as document counts: an int is a count, a float a share."""
+    min_df = vec.min_df if isinstance(vec.min_df, (int, np.integer)) else vec.min_df * n_docs
+    max_df = vec.max_df if isinstance(vec.max_df, (int, np.integer)) else vec.max_df * n_docs
+    return min_df, max_df
+
+
 def _csr(indices: list[int], indptr: list[int], n_cols: int) -> sp.csr_matrix:
     matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), np.asarray(indices, dtype=np.int64),
                             np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, n_cols))
@@ -115,9 +131,7 @@ class CharWbTfidf(BaseEstimator, TransformerMixin):
         self.dtype = dtype
 
     def _counts(self, docs: Iterable[str], vocabulary: dict[str, int], grow: bool) -> sp.csr_matrix:
-        words: defaultdict[str, int] = defaultdict()
-        words.default_factory = words.__len__  # a new word gets the next id, in C for known words
-        word_id = words.__getitem__
+        words, word_id = numbering()
         indices: list[int] = []
         indptr = [0]
         for doc in docs:
@@ -144,8 +158,7 @@ class CharWbTfidf(BaseEstimator, TransformerMixin):
         counts = self._counts(X, seen, grow=True)
         n_docs = counts.shape[0]
         df = np.bincount(counts.indices, minlength=counts.shape[1])
-        min_df = self.min_df if isinstance(self.min_df, (int, np.integer)) else self.min_df * n_docs
-        max_df = self.max_df if isinstance(self.max_df, (int, np.integer)) else self.max_df * n_docs
+        min_df, max_df = document_count_bounds(self, n_docs)
         keep = np.flatnonzero((df >= min_df) & (df <= max_df))
         if self.max_features is not None and keep.size > self.max_features:
             # as sklearn: the most frequent terms over the corpus

@@ -96,13 +96,14 @@ def _char_wb_fit_transform(vec, docs: list[str], chunk_rows: int = DF_CHUNK_ROWS
     are summed `chunk_rows` documents at a time, and the one product kept is restricted to the
     kept n-grams. tests/core/test_training_features.py checks it against the class's own fit."""
     from array import array
-    from collections import defaultdict
 
-    from rakuten_assets.core.model import _padded_word_grams
+    from rakuten_assets.core.model import (
+        _padded_word_grams,
+        document_count_bounds,
+        numbering,
+    )
 
-    words: defaultdict[str, int] = defaultdict()
-    words.default_factory = words.__len__  # a new word gets the next id, in C for known words
-    word_id = words.__getitem__
+    words, word_id = numbering()
     word_ids, doc_ptr = array("q"), array("q", [0])  # 8 bytes an entry, not a Python int each
     for doc in docs:
         word_ids.extend(map(word_id, doc.split()))
@@ -113,9 +114,7 @@ def _char_wb_fit_transform(vec, docs: list[str], chunk_rows: int = DF_CHUNK_ROWS
     doc_words.sum_duplicates()
     del word_ids, doc_ptr
     lo, hi = vec.ngram_range
-    grams: defaultdict[str, int] = defaultdict()
-    grams.default_factory = grams.__len__
-    gram_id = grams.__getitem__
+    grams, gram_id = numbering()
     gram_ids, word_ptr = array("q"), array("q", [0])
     for w in words:
         gram_ids.extend(map(gram_id, _padded_word_grams(w, lo, hi)))
@@ -134,8 +133,7 @@ def _char_wb_fit_transform(vec, docs: list[str], chunk_rows: int = DF_CHUNK_ROWS
             frequency += np.asarray(counts.sum(axis=0)).ravel()
         del counts
     # from here on, CharWbTfidf.fit_transform's own selection
-    min_df = vec.min_df if isinstance(vec.min_df, (int, np.integer)) else vec.min_df * n_docs
-    max_df = vec.max_df if isinstance(vec.max_df, (int, np.integer)) else vec.max_df * n_docs
+    min_df, max_df = document_count_bounds(vec, n_docs)
     keep = np.flatnonzero((df >= min_df) & (df <= max_df))
     if vec.max_features is not None and keep.size > vec.max_features:
         keep = keep[np.argsort(-frequency[keep].astype(np.float32), kind="stable")[: vec.max_features]]
@@ -184,16 +182,15 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     tests/core/test_training_features.py compares both on real and synthetic rows."""
     import re
     from array import array
-    from collections import defaultdict
 
     from sklearn.feature_extraction.text import TfidfTransformer
+
+    from rakuten_assets.core.model import document_count_bounds, numbering
 
     vec.build_analyzer()  # sklearn's own parameter checks (and the state they leave)
     find = re.compile(vec.token_pattern).findall
     lower = vec.lowercase
-    tokens: defaultdict[str, int] = defaultdict()
-    tokens.default_factory = tokens.__len__  # a new token gets the next id (as sklearn's vocabulary)
-    token_id = tokens.__getitem__
+    tokens, token_id = numbering()
 
     def token_ids(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         ids, ptr = array("i"), array("q", [0])
@@ -241,8 +238,7 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     both = sp.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
     del blocks, unigrams
     df = np.bincount(both.indices, minlength=both.shape[1])
-    max_df = vec.max_df if isinstance(vec.max_df, (int, np.integer)) else vec.max_df * n_docs
-    min_df = vec.min_df if isinstance(vec.min_df, (int, np.integer)) else vec.min_df * n_docs
+    min_df, max_df = document_count_bounds(vec, n_docs)
     if max_df < min_df:
         raise ValueError("max_df corresponds to < documents than min_df")
     candidates = np.flatnonzero((df >= min_df) & (df <= max_df))
@@ -284,11 +280,13 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
         kept_columns = np.flatnonzero(~is_unigram)
         by_code = np.argsort(kept_codes)
         kept_codes, kept_columns = kept_codes[by_code], kept_columns[by_code]
-        where = np.searchsorted(kept_codes, codes)
-        found = where < kept_codes.size
-        found[found] = kept_codes[where[found]] == codes[found]
-        test_cols.append(np.where(found, kept_columns[np.minimum(where, max(kept_codes.size - 1, 0))]
-                                  if kept_codes.size else -1, -1))
+        bigram_cols = np.full(codes.size, -1, dtype=np.int64)
+        if kept_codes.size:
+            where = np.searchsorted(kept_codes, codes)
+            found = where < kept_codes.size
+            found[found] = kept_codes[where[found]] == codes[found]
+            bigram_cols[found] = kept_columns[where[found]]
+        test_cols.append(bigram_cols)
         test_rows.append(np.repeat(np.arange(bptr.size - 1), np.diff(bptr)))
     cols, rows = np.concatenate(test_cols), np.concatenate(test_rows)
     keep = cols >= 0
@@ -337,7 +335,7 @@ def hstack_releasing(blocks: list[tuple[sp.csr_matrix, float | None]],
     if any(b.shape[0] != n_rows for b, _ in blocks):
         raise ValueError(f"blocks of different row counts: {[b.shape[0] for b, _ in blocks]}")
     lengths = [np.diff(b.indptr).astype(np.int64) for b, _ in blocks]
-    row_nnz = np.sum(lengths, axis=0) if lengths else np.zeros(n_rows, dtype=np.int64)
+    row_nnz = np.sum(lengths, axis=0)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(row_nnz, out=indptr[1:])
     n_cols = sum(b.shape[1] for b, _ in blocks)
@@ -374,14 +372,15 @@ def fit_part(name: str, transformer: BaseEstimator, texts: CleanTexts) -> Fitted
 
     started = time.perf_counter()
     if _fast_word_fit_applies(transformer):
+        # fits and transforms both sides in one pass, so its fit time includes the test side
         x_train, x_test = _word_tfidf_fit_transform(transformer, texts.train, texts.test)
         fit_seconds = time.perf_counter() - started
-        x_train, x_test = compact_indices(sp.csr_matrix(x_train)), compact_indices(sp.csr_matrix(x_test))
-        return FittedPart(name, transformer, x_train, x_test, fit_seconds)
-    x_train = compact_indices(fit_transform_bounded(transformer, texts.train))
-    fit_seconds = time.perf_counter() - started
-    x_test = compact_indices(sp.csr_matrix(transformer.transform(texts.test)))
-    return FittedPart(name, transformer, x_train, x_test, fit_seconds)
+    else:
+        x_train = fit_transform_bounded(transformer, texts.train)
+        fit_seconds = time.perf_counter() - started
+        x_test = transformer.transform(texts.test)
+    return FittedPart(name, transformer, compact_indices(sp.csr_matrix(x_train)),
+                      compact_indices(sp.csr_matrix(x_test)), fit_seconds)
 
 
 def assemble(features: BaseEstimator, parts: list[FittedPart]) -> tuple[BaseEstimator, sp.csr_matrix, sp.csr_matrix]:

@@ -15,6 +15,7 @@
   with asset checks and subset selections is not the last step to log (upstream issue #21872).
 """
 
+import functools
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,22 +157,28 @@ def mlflow_runs_of(dagster_run_id: str, settings: Settings) -> list:
     return found
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None off glibc. Looked up once: `find_library` runs ldconfig."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
 def _return_freed_memory() -> None:
     """Hand the memory earlier steps freed back to the operating system (glibc only; a no-op
     elsewhere). The in-process executor runs every step in one process, and glibc keeps what a
     step freed in its heaps, fragmented by millions of small strings: at 850k rows the process
     entered the feature assembly holding 1.7 GB it no longer used (measured: generating the
     catalogue then freeing it left 750 MB resident, 330 MB after a trim)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
-    except OSError:
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class _Protocol5Pickles(dg.UPathIOManager):

@@ -58,6 +58,9 @@ from rakuten_assets.defs.resources import (
 from rakuten_assets.defs.types import ModelEvaluation, TfidfFeatures, TrainedModel
 
 
+DATASET_VERSION_ATTR = "dataset_version"  # key in the snapshot frame's `attrs`
+
+
 @dg.asset(key=TRAINING_DATASET, deps=[PRODUCTS], group_name=TRAINING_GROUP, kinds={"pandas"},
           description="Snapshot of every labelled product (catalogue rows and feedback labels) with "
                       "a stable train/test split and a content-hash version.")
@@ -84,9 +87,6 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
         "empty_description_share": float(frame["description"].isna().mean()) if len(frame) else 0.0,
         "rows_per_class": dg.MetadataValue.md(counts.to_markdown()),
     })
-
-
-DATASET_VERSION_ATTR = "dataset_version"  # key in the snapshot frame's `attrs`
 
 
 # --- tfidf_features: a dynamic graph, one step per part of the featuriser --------------------------
