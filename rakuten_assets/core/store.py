@@ -8,6 +8,7 @@ are kept apart because live traffic (the inference log) has no labels.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,13 +23,14 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     create_engine,
     delete,
     func,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from rakuten_assets.core.migrations import ensure_schema
@@ -217,6 +219,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, **kwargs)
 
 
+_PRODUCT_COLUMNS = ("productid", "imageid", "designation", "description", "batch_id")
+
+
+def _insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Insert rows given as tuples in `columns` order, _CHUNK at a time (parameters for a whole
+    850k-product batch at once cost more memory than the rows themselves)."""
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, _CHUNK)):
+        if conn.dialect.name == "sqlite":
+            # sqlite3 binds tuples in C; SQLAlchemy's executemany builds and processes a dict per
+            # row, which was half the time of storing an 850k-product batch.
+            marks = ", ".join("?" * len(columns))
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", chunk)
+        else:  # PostgreSQL: SQLAlchemy batches the rows into multi-VALUES statements (insertmanyvalues)
+            conn.execute(table.insert(), [dict(zip(columns, row)) for row in chunk])
+
+
 class ProductStore:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
@@ -249,19 +268,15 @@ class ProductStore:
                               rejections_json=json.dumps(rejections, sort_keys=True))
             s.add(batch)
             s.flush()
-            # Parameter dicts one chunk at a time: for the whole batch at once they cost more
-            # memory than the rows themselves (850k products: ~1 GB of dicts).
-            for start in range(0, len(new_rows), _CHUNK):
-                products, labels = [], []
-                for r in new_rows.iloc[start:start + _CHUNK].itertuples(index=False):
-                    products.append({"productid": int(r.productid),
-                                     "imageid": None if pd.isna(r.imageid) else int(r.imageid),
-                                     "designation": r.designation,
-                                     "description": None if pd.isna(r.description) else r.description,
-                                     "batch_id": batch.id})
-                    labels.append({"productid": int(r.productid), "prdtypecode": int(r.prdtypecode)})
-                s.execute(Product.__table__.insert(), products)
-                s.execute(Label.__table__.insert(), labels)
+            ids = new_rows["productid"].astype("int64").tolist()
+            images = [None if pd.isna(v) else int(v) for v in new_rows["imageid"].tolist()]
+            descriptions = [None if pd.isna(v) else v for v in new_rows["description"].tolist()]
+            products = zip(ids, images, new_rows["designation"].tolist(), descriptions,
+                           [batch.id] * len(ids))
+            labels = zip(ids, new_rows["prdtypecode"].astype("int64").tolist())
+            conn = s.connection()
+            _insert_rows(conn, Product.__table__, _PRODUCT_COLUMNS, products)
+            _insert_rows(conn, Label.__table__, ("productid", "prdtypecode"), labels)
             return BatchResult(batch_key, batch.id, rows_offered, len(new_rows),
                                rows_already_stored=len(rows) - len(new_rows),
                                rejections=dict(rejections))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rakuten_assets.core.sources import ingest_files, parse_id, validate_rows_detailed
+from rakuten_assets.core.sources import ingest_files, parse_id, parse_id_column, validate_rows_detailed
 from rakuten_assets.core.store import ProductStore
 from rakuten_assets.core.training import data_quality_problems
 
@@ -72,3 +72,22 @@ def test_nul_bytes_are_rejected_not_fatal(tmp_path, store):
 ])
 def test_parse_id(value, expected):
     assert parse_id(value) == expected
+
+
+PARSE_ID_CASES = ["42", "42.0", " 7 ", "9223372036854775807", "9223372036854775808", "999999999999999999",
+                  "1e30", "nan", "inf", "0", "000", "-5", "+5", "", None, float("nan"), "1" * 500, "abc",
+                  "٣٤", 1_000, 12.0]
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(PARSE_ID_CASES, dtype=object),
+    pd.Series([str(v) for v in PARSE_ID_CASES if v is not None], dtype=object),
+    pd.Series([5, 0, -3, 2**63 - 1], dtype="int64", index=[10, 11, 12, 13]),
+    pd.Series([5, None, 7], dtype="Int64"),
+    pd.Series([1.0, 2.5, float("nan"), 1e30]),
+])
+def test_parse_id_column_matches_parse_id(values):
+    """The whole-column fast paths (integer columns, short digit strings) give parse_id's answer."""
+    parsed = parse_id_column(values)
+    assert list(parsed.index) == list(values.index)
+    assert parsed.tolist() == [parse_id(v) for v in values.tolist()]
