@@ -122,7 +122,11 @@ def joined_texts(chunks: list[CleanTexts]) -> CleanTexts:
     return join_texts(chunks)
 
 
-@dg.op(out=dg.DynamicOut(str), description="One output per independent part of the featuriser.")
+# `after_texts` orders this op after the cleaned texts exist without loading them. Without it a
+# failed blocking check upstream (data_quality) left the mapped fit steps unresolvable and
+# Dagster 1.13's in-process executor spun at 100% CPU instead of ending the failed run.
+@dg.op(ins={"after_texts": dg.In(dg.Nothing)}, out=dg.DynamicOut(str),
+       description="One output per independent part of the featuriser, once the texts are cleaned.")
 def featuriser_parts():
     for name, _ in feature_parts(_features_template()):
         # mapping keys allow [A-Za-z0-9_] only; the part's own name travels as the value
@@ -174,7 +178,7 @@ def assemble_features(context: dg.OpExecutionContext, parts: list[FittedPart], f
                             "with the transformed train and test matrices; one step per vectoriser.")
 def tfidf_features(training_dataset):
     texts = joined_texts(snapshot_chunks(training_dataset).map(clean_texts).collect())
-    parts = featuriser_parts().map(lambda part: fit_feature_part(part, texts))
+    parts = featuriser_parts(after_texts=texts).map(lambda part: fit_feature_part(part, texts))
     return assemble_features(parts.collect(), snapshot_facts(training_dataset))
 
 
