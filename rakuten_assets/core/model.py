@@ -424,6 +424,6 @@ def describe_classifier(pipeline: Pipeline) -> dict[str, str | int | float]:
         for prefix, estimator in members:
             out[prefix] = type(estimator).__name__
             for key, value in estimator.get_params(deep=False).items():
-                if key in ("loss", "alpha", "C", "penalty", "class_weight", "max_iter", "tol"):
+                if key in ("loss", "alpha", "C", "penalty", "class_weight", "max_iter", "tol", "n_iter_no_change"):
                     out[f"{prefix}__{key}"] = _flat(value)
     return out
