@@ -268,12 +268,12 @@ class ProductStore:
                               rejections_json=json.dumps(rejections, sort_keys=True))
             s.add(batch)
             s.flush()
-            ids = new_rows["productid"].astype("int64").tolist()
+            new_ids = new_rows["productid"].astype("int64").tolist()
             images = [None if pd.isna(v) else int(v) for v in new_rows["imageid"].tolist()]
             descriptions = [None if pd.isna(v) else v for v in new_rows["description"].tolist()]
-            products = zip(ids, images, new_rows["designation"].tolist(), descriptions,
-                           [batch.id] * len(ids))
-            labels = zip(ids, new_rows["prdtypecode"].astype("int64").tolist())
+            products = zip(new_ids, images, new_rows["designation"].tolist(), descriptions,
+                           [batch.id] * len(new_ids))
+            labels = zip(new_ids, new_rows["prdtypecode"].astype("int64").tolist())
             conn = s.connection()
             _insert_rows(conn, Product.__table__, _PRODUCT_COLUMNS, products)
             _insert_rows(conn, Label.__table__, ("productid", "prdtypecode"), labels)
