@@ -52,6 +52,14 @@ class ReadyResponse(BaseModel):
     reason: str | None = Field(None, description="Why the service is not ready.")
 
 
+class ChunkCacheStats(BaseModel):
+    chunks: int = Field(description="Distinct whitespace-separated chunks of text cached.")
+    size: int = Field(description="Entries cached for them (n-grams, tokens) plus their characters.")
+    lookups: int = Field(description="Chunks looked up since the model was loaded.")
+    hit_rate: float | None = Field(description="Share of the lookups found in the cache.")
+    clears: int = Field(description="Times the cache reached its bound and was emptied.")
+
+
 class ServingPath(BaseModel):
     path: str = Field(description="`fast` (every step on the optimised path), `partial`, or "
                       "`sklearn` (the plain pipeline).")
@@ -62,6 +70,9 @@ class ServingPath(BaseModel):
     vectorizers: int = Field(description="TF-IDF vectorisers in the pipeline.")
     fast_classifier: bool = Field(description="Calibrated classifier computed for all classes "
                                   "at once.")
+    shared_chunk_cache: bool = Field(description="The fast vectorisers share one cache of "
+                                     "per-chunk features (the batch is split once).")
+    chunk_caches: list[ChunkCacheStats] = Field(description="The per-chunk feature caches.")
     fallbacks: list[str] = Field(description="Why each missing fast part is missing.")
 
 

@@ -32,6 +32,8 @@ probabilities, and falls back to the plain pipeline on any difference.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from itertools import chain, repeat
 
 import numpy as np
@@ -113,6 +115,159 @@ class _HashTable:
         return out
 
 
+# Token patterns whose matches never hold whitespace and whose boundaries (\b) read whitespace
+# and the ends of the string alike: tokenising a text is then tokenising each of its
+# whitespace-separated chunks, which the chunk cache below relies on.
+_CHUNKWISE_TOKEN_PATTERNS = {r"(?u)\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w\w+\b", r"\b\w+\b"}
+
+
+class _Entries:
+    """One vectoriser's entries per cached chunk: CSR rows in growable arrays (int32 indices,
+    as scipy wants them: a CSR view of them is not a converted copy)."""
+
+    def __init__(self, with_counts: bool):
+        self.ptr = np.zeros(1024, dtype=np.int32)  # entries of row r: ptr[r]:ptr[r + 1]
+        self.values = np.empty(16_384, dtype=np.int32)
+        self.counts = np.empty(16_384, dtype=np.float32) if with_counts else None
+        self.nnz = 0
+
+    @staticmethod
+    def _grown(array: np.ndarray, need: int) -> np.ndarray:
+        if need <= array.size:
+            return array
+        bigger = np.empty(max(need, 2 * array.size), dtype=array.dtype)
+        bigger[:array.size] = array
+        return bigger
+
+    def append(self, n: int, lengths: np.ndarray, values: np.ndarray, counts) -> None:
+        """Rows n, n+1, ... (one per entry of `lengths`). Only positions past the current
+        ends are written, so a `view` taken earlier never changes."""
+        nnz, added = self.nnz, len(lengths)
+        self.ptr = self._grown(self.ptr, n + added + 1)
+        self.ptr[n + 1:n + 1 + added] = np.cumsum(lengths) + nnz
+        self.values = self._grown(self.values, nnz + values.size)
+        self.values[nnz:nnz + values.size] = values
+        if self.counts is not None:
+            self.counts = self._grown(self.counts, nnz + values.size)
+            self.counts[nnz:nnz + values.size] = counts
+        self.nnz += values.size
+
+    def view(self, n: int) -> _EntriesView:
+        return _EntriesView(self.ptr[:n + 1], self.values[:self.nnz],
+                            None if self.counts is None else self.counts[:self.nnz])
+
+
+class _EntriesView:
+    def __init__(self, ptr, values, counts):
+        self.ptr, self.values, self.counts = ptr, values, counts
+
+    def matrix(self, n_features: int) -> sp.csr_matrix:
+        """The cached rows as one CSR matrix (chunks x features)."""
+        return sp.csr_matrix((self.counts, self.values, self.ptr),
+                             shape=(self.ptr.size - 1, n_features), copy=False)
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The entries of `rows`, one row after the other, and how many each row has."""
+        starts = self.ptr[rows].astype(np.int64)
+        lengths = self.ptr[rows + 1] - starts
+        # position k of row j's block reads values[starts[j] + k]
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return self.values[shift + np.arange(int(lengths.sum()))].astype(np.int64), lengths
+
+
+class LocatedChunks:
+    """A batch of texts as cache rows: every chunk of every text, in order (`rows`), how many
+    chunks each text has (`per_doc`), and each vectoriser's entries as they were then."""
+
+    def __init__(self, rows: np.ndarray, per_doc: np.ndarray, views: dict[int, _EntriesView]):
+        self.rows, self.per_doc, self.views = rows, per_doc, views
+        self.doc_of_chunk = np.repeat(np.arange(per_doc.size, dtype=np.int64), per_doc)
+
+
+class ChunkCache:
+    """Per distinct whitespace-separated chunk of text ("chunk": what `str.split()` gives),
+    what it contributes to a document, for each vectoriser that uses the cache: its character
+    n-gram columns and counts (char_wb) or its token ids in order (word). Both depend on the
+    chunk alone (char_wb n-grams stay inside a padded word; a word token never crosses
+    whitespace), so a document is the sum (chars) or the concatenation (words) of its
+    chunks' entries. Vectorisers reading the same texts share one cache (`FastTfidf.share`),
+    so a batch is split and looked up once.
+
+    A catalogue repeats its words: a batch of 256 synthetic products holds ~20,000 chunks, of
+    which ~2,300 are distinct, and after a few batches nearly all are known: n-grams are hashed
+    and the tokeniser runs once per new chunk instead of once per occurrence (issue 14).
+    Memory is bounded: when `max_chunks` chunks or `max_entries` entries (counting the chunks'
+    characters too) would be exceeded, the cache is emptied and refilled by the traffic that
+    follows (a single batch larger than the bound still works, kept until the next one).
+    Thread-safe: lookups and additions hold a lock, and a `LocatedChunks` keeps views of the
+    arrays that later additions never write into.
+    """
+
+    def __init__(self, max_chunks: int = 200_000, max_entries: int = 8_000_000):
+        self.max_chunks = max_chunks
+        self.max_entries = max_entries
+        self._compute: dict[int, Callable] = {}
+        self._with_counts: dict[int, bool] = {}
+        self._lock = threading.Lock()
+        self.lookups = 0
+        self.misses = 0
+        self.clears = 0  # the times a full cache was emptied
+        self._empty()
+
+    def register(self, key: int, compute: Callable, with_counts: bool) -> None:
+        """A vectoriser's entries: `compute(new_chunks) -> (entries per chunk, values, counts
+        or None)`. Empties the cache (every cached chunk needs entries of every vectoriser)."""
+        with self._lock:
+            self._compute[key] = compute
+            self._with_counts[key] = with_counts
+            self._empty()
+
+    def _empty(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.entries = {k: _Entries(self._with_counts[k]) for k in self._compute}
+        self.n = 0
+        self.size = 0  # entries of all vectorisers plus the chunks' characters
+
+    def locate(self, texts: list[str]) -> LocatedChunks:
+        per_doc = list(map(str.split, texts))
+        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
+        chunks = list(chain.from_iterable(per_doc))
+        with self._lock:
+            rows = self._rows(chunks)
+            views = {k: e.view(self.n) for k, e in self.entries.items()}
+        return LocatedChunks(rows, counts, views)
+
+    def _rows(self, chunks: list[str]) -> np.ndarray:
+        rows = np.fromiter(map(self.rows.get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks))
+        self.lookups += len(chunks)
+        missing = np.flatnonzero(rows < 0)
+        if not missing.size:
+            return rows
+        self.misses += int(missing.size)
+        absent = [chunks[i] for i in missing.tolist()]
+        new = list(dict.fromkeys(absent))
+        computed = {k: compute(new) for k, compute in self._compute.items()}
+        size = sum(v.size for _, v, _ in computed.values()) + sum(map(len, new))
+        if self.n and (self.n + len(new) > self.max_chunks or self.size + size > self.max_entries):
+            self._empty()  # the rows found above do not survive: look the whole batch up again
+            self.clears += 1
+            self.lookups -= len(chunks)
+            self.misses -= int(missing.size)
+            return self._rows(chunks)
+        for k, (lengths, values, counts) in computed.items():
+            self.entries[k].append(self.n, lengths, values, counts)
+        self.rows.update(zip(new, range(self.n, self.n + len(new))))
+        self.n += len(new)
+        self.size += size
+        rows[missing] = np.fromiter(map(self.rows.__getitem__, absent), dtype=np.int64, count=len(absent))
+        return rows
+
+    def stats(self) -> dict:
+        return {"chunks": self.n, "size": self.size, "lookups": self.lookups,
+                "hit_rate": round(1 - self.misses / self.lookups, 4) if self.lookups else None,
+                "clears": self.clears}
+
+
 class FastTfidf:
     """Wraps one fitted TfidfVectorizer; `transform(docs)` equals `vec.transform(docs)`."""
 
@@ -123,6 +278,7 @@ class FastTfidf:
         self.dtype = vec.dtype
         self.char_tables: dict[int, _HashTable] | None = None
         self.word_tables = None
+        self.chunks: ChunkCache | None = None  # set for the char_wb and word paths
         if type(vec).__name__ == "CharWbTfidf":
             # the project's own char_wb vectorizer (rakuten_assets.core.model): no lower-casing,
             # words split on whitespace, sublinear tf, idf, l2 norm
@@ -133,6 +289,7 @@ class FastTfidf:
             self.char_tables = self._char_tables()
             if self.char_tables is None:
                 raise ValueError("vocabulary not suited to the hashed char_wb path")
+            self.share(ChunkCache())
             return
         self.preprocess = vec.build_preprocessor()
         self.analyze = vec.build_analyzer()
@@ -143,8 +300,30 @@ class FastTfidf:
         self.word_tables = None
         if vec.analyzer == "char_wb":
             self.char_tables = self._char_tables()
+            if self.char_tables is not None:
+                self.share(ChunkCache())
         elif vec.analyzer == "word":
             self.word_tables = self._word_tables()
+            if self.word_tables is not None and vec.token_pattern in _CHUNKWISE_TOKEN_PATTERNS:
+                self.share(ChunkCache())
+
+    def share(self, cache: ChunkCache) -> None:
+        """Keep this vectoriser's per-chunk entries in `cache` (its own by default; the
+        predictor gives the vectorisers of one FeatureUnion one cache)."""
+        if self.char_tables:
+            cache.register(id(self), self._chunk_char_counts, with_counts=True)
+        else:
+            cache.register(id(self), self._chunk_token_ids, with_counts=False)
+        self.chunks = cache
+
+    @property
+    def preprocess_is_lowercase(self) -> bool:
+        """Its preprocessing changes no text that is already lower-cased (nothing, or
+        lower-casing only): it can read the chunks of such texts looked up by another."""
+        if self.analyze is None:  # CharWbTfidf: no preprocessing
+            return True
+        vec = self.vec
+        return vec.preprocessor is None and vec.strip_accents is None
 
     @staticmethod
     def supports(vec) -> bool:
@@ -220,11 +399,26 @@ class FastTfidf:
     # product text holds (checked per batch), as the tokenizer must see it alone
     _BREAK = "qqrakutenbreakqq"
 
-    def _token_ids(self, docs: list[str]):
+    def _token_ids(self, docs: list[str], located: LocatedChunks | None = None):
         """Token ids of the whole batch (-1: a token no vocabulary term holds) and the number
         of tokens of each document."""
+        if located is None:
+            texts = list(map(self.preprocess, docs))
+            if self.chunks is None:
+                return self._tokenised(texts)
+            located = self.chunks.locate(texts)
+        ids, per_chunk = located.views[id(self)].gather(located.rows)
+        lengths = np.bincount(located.doc_of_chunk, weights=per_chunk,
+                              minlength=located.per_doc.size).astype(np.int64)
+        return ids, lengths
+
+    def _chunk_token_ids(self, chunks: list[str]):
+        ids, lengths = self._tokenised(chunks)
+        return lengths, ids, None
+
+    def _tokenised(self, texts: list[str]):
+        """`_token_ids` of texts already preprocessed, by the tokenizer itself."""
         tokens, tokenize = self.word_tables[0], self._tokenize
-        texts = list(map(self.preprocess, docs))
         joined = f" {self._BREAK} ".join(texts) if self._break_ok else None
         if joined is not None and joined.count(self._BREAK) == len(texts) - 1:
             flat = tokenize(joined)
@@ -249,20 +443,22 @@ class FastTfidf:
         counts = np.bincount(row_of, weights=known, minlength=lengths.size)
         return np.divide(counts, lengths, out=np.zeros(lengths.size), where=lengths > 0)
 
-    def transform_with_shares(self, docs) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    def transform_with_shares(self, docs, located: LocatedChunks | None = None
+                              ) -> tuple[sp.csr_matrix, np.ndarray | None]:
         """`transform(docs)` and, for a word vectorizer on the fast path, per document the
         share of its tokens (as the vectorizer tokenises them) that are unigrams of the
-        vocabulary (0.0 for a document without tokens), from the same tokenisation; else None."""
+        vocabulary (0.0 for a document without tokens), from the same tokenisation; else None.
+        `located`: the documents already looked up in this vectoriser's chunk cache."""
         docs = list(docs)
         if not self.word_tables or self.char_tables:
-            return self.transform(docs), None
-        counts, ids, lengths = self._word_counts(docs)
+            return self.transform(docs, located), None
+        counts, ids, lengths = self._word_counts(docs, located)
         return self._weigh(counts), self._shares(ids, lengths, self.word_tables[1])
 
-    def _word_counts(self, docs: list[str]):
+    def _word_counts(self, docs: list[str], located: LocatedChunks | None = None):
         _, unigram, tables, base = self.word_tables
         min_n, max_n = self.vec.ngram_range
-        ids, lengths = self._token_ids(docs)
+        ids, lengths = self._token_ids(docs, located)
         row_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         rows, cols = [], []
         if min_n == 1 and ids.size:
@@ -287,17 +483,29 @@ class FastTfidf:
         return self._to_csr(rows, cols, len(docs)), ids, lengths
 
     # --- counting -----------------------------------------------------------------------------
-    def _char_counts(self, docs: list[str]):
+    def _char_counts(self, docs: list[str], located: LocatedChunks | None = None):
+        if located is None:
+            texts = list(map(self.preprocess, docs))
+            if self.chunks is None:
+                return self._char_counts_of(list(map(str.split, texts)))
+            located = self.chunks.locate(texts)
+        # documents x chunks (how often each chunk occurs) times chunks x n-grams
+        occurrences = self._to_csr([located.doc_of_chunk], [located.rows], located.per_doc.size,
+                                   located.views[id(self)].ptr.size - 1)
+        return (occurrences @ located.views[id(self)].matrix(self.n_features)).tocsr()
+
+    def _chunk_char_counts(self, chunks: list[str]):
+        counts = self._char_counts_of([[c] for c in chunks])
+        return np.diff(counts.indptr), counts.indices, counts.data
+
+    def _char_counts_of(self, per_doc: list[list[str]]):
+        """n-gram counts of documents given as their (preprocessed) whitespace-split words."""
         min_n, max_n = self.vec.ngram_range
-        preprocess = self.preprocess
-        padded = []
-        for d in docs:
-            words = preprocess(d).split()
-            padded.append(" " + "  ".join(words) + " " if words else "")
+        padded = [" " + "  ".join(words) + " " if words else "" for words in per_doc]
         lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
         codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
         total = codes.size
-        row_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        row_of = np.repeat(np.arange(len(per_doc), dtype=np.int64), lengths)
         space = codes == _SPACE
         double = np.zeros(total + 1, dtype=np.int64)
         np.cumsum(space[:-1] & space[1:], out=double[1:total])
@@ -323,7 +531,7 @@ class FastTfidf:
             hit = found >= 0
             rows.append(row_of[starts[hit]])
             cols.append(found[hit])
-        return self._to_csr(rows, cols, len(docs))
+        return self._to_csr(rows, cols, len(per_doc))
 
     def _generic_counts(self, docs: list[str]):
         features = [self.analyze(d) for d in docs]
@@ -334,16 +542,17 @@ class FastTfidf:
         keep = ids >= 0
         return self._to_csr([row_of[keep]], [ids[keep]], len(docs))
 
-    def _to_csr(self, rows, cols, n_docs):
+    def _to_csr(self, rows, cols, n_docs, n_cols: int | None = None):
         """Counts as a canonical CSR matrix (sorted indices, no duplicates), like
         CountVectorizer's: one sort of row-major keys (SIMD-sorted by numpy) instead of a
         per-row index sort."""
+        n_cols = self.n_features if n_cols is None else n_cols
         r = np.concatenate(rows) if rows else np.empty(0, np.int64)
         c = np.concatenate(cols) if cols else np.empty(0, np.int64)
         # int32 keys sort about twice as fast; they fit for any batch the API accepts
-        key_type = np.int32 if n_docs * self.n_features < 2**31 - 1 else np.int64
+        key_type = np.int32 if n_docs * n_cols < 2**31 - 1 else np.int64
         keys = r.astype(key_type)
-        keys *= self.n_features
+        keys *= n_cols
         keys += c.astype(key_type, copy=False)
         keys.sort()
         if keys.size:
@@ -358,14 +567,12 @@ class FastTfidf:
         else:
             unique = keys
             counts = np.empty(0, np.int64)
-        row_of = unique // self.n_features
-        indices = (unique - row_of * self.n_features).astype(np.int32, copy=False)
+        row_of = unique // n_cols
+        indices = (unique - row_of * n_cols).astype(np.int32, copy=False)
         indptr = np.zeros(n_docs + 1, dtype=np.int32)
         np.cumsum(np.bincount(row_of, minlength=n_docs), out=indptr[1:])
         data = counts.astype(self.dtype)
-        if self.binary:
-            data.fill(1)
-        X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, self.n_features), copy=False)
+        X = sp.csr_matrix((data, indices, indptr), shape=(n_docs, n_cols), copy=False)
         X.has_sorted_indices = True
         X.has_canonical_format = True
         return X
@@ -373,6 +580,8 @@ class FastTfidf:
     def _weigh(self, X):
         """TfidfTransformer.transform(X, copy=False) without its per-call validation (which
         inspects signatures: milliseconds per call, measured), same arithmetic."""
+        if self.binary:
+            X.data.fill(1)
         if self.sublinear_tf:
             np.log(X.data, X.data)
             X.data += 1.0
@@ -386,12 +595,14 @@ class FastTfidf:
             raise ValueError(f"unsupported norm {self.norm!r}")
         return X
 
-    def transform(self, docs) -> sp.csr_matrix:
+    def transform(self, docs, located: LocatedChunks | None = None) -> sp.csr_matrix:
+        """`located`: the documents already looked up in this vectoriser's chunk cache
+        (`self.chunks.locate(docs)`), as the predictor does once for all vectorisers."""
         docs = list(docs)
         if self.char_tables:
-            counts = self._char_counts(docs)
+            counts = self._char_counts(docs, located)
         elif self.word_tables:
-            counts = self._word_counts(docs)[0]
+            counts = self._word_counts(docs, located)[0]
         else:
             counts = self._generic_counts(docs)
         return self._weigh(counts)

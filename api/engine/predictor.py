@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion
 
-from api.engine.featurize import FastTfidf
+from api.engine.featurize import ChunkCache, FastTfidf
 from rakuten_assets.core.categories import category_name
 
 TOP_K = 5
@@ -78,26 +78,32 @@ def optimise_linear_models(pipeline) -> int:
     return count
 
 
-def _transform(step, X, fast: dict | None = None, shares: dict | None = None):
+def _transform(step, X, fast: dict | None = None, shares: dict | None = None,
+               chunks: ChunkCache | None = None):
     """`step.transform(X)`, minus joblib's per-call set-up for a sequential FeatureUnion, and
     with the fast TF-IDF counting (`api.engine.featurize`) for the vectorizers in `fast`.
     `shares` (vectorizer id -> None) receives the known-word shares those vectorizers give
-    from their own tokenisation (`FastTfidf.transform_with_shares`)."""
+    from their own tokenisation (`FastTfidf.transform_with_shares`). `chunks`: the chunk
+    cache the fast vectorizers of a FeatureUnion share; X is split and looked up once."""
     fast = fast or {}
     shares = {} if shares is None else shares
+    located = None
 
     def run(t):
         if id(t) not in fast:
             return t.transform(X)
+        mine = located if fast[id(t)].chunks is chunks else None
         if id(t) in shares:
-            out, shares[id(t)] = fast[id(t)].transform_with_shares(X)
+            out, shares[id(t)] = fast[id(t)].transform_with_shares(X, mine)
             return out
-        return fast[id(t)].transform(X)
+        return fast[id(t)].transform(X, mine)
 
     if id(step) in fast:
         return run(step)
     if (isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
             and not step.transformer_weights):
+        if chunks is not None and isinstance(X, list):
+            located = chunks.locate(X)
         parts = [run(t) for _, t in step.transformer_list
                  if t is not None and not isinstance(t, str)]
         if parts and all(sp.issparse(p) for p in parts):
@@ -218,6 +224,8 @@ class Predictor:
         self.optimised = 0
         self.fast = False
         self.fast_vectorizers: dict[int, FastTfidf] = {}
+        # one chunk cache for the fast vectorizers that read the cleaned texts (featurize.py)
+        self.chunks: ChunkCache | None = None
         self.fast_classifier = None
         self.text_fn = None
         self.vectorizers = 0  # TF-IDF vectorisers in the pipeline (fast or not)
@@ -242,6 +250,7 @@ class Predictor:
             self.fallbacks.append(f"text step {type(steps[0][1]).__name__} is not the project's "
                                   "ProductText: run through its own transform")
         self.fast_vectorizers = self._fast_vectorizers(designations, descriptions)
+        self.chunks = self._shared_chunks()
         if len(self.fast_vectorizers) < self.vectorizers:
             self.fallbacks.append(f"{self.vectorizers - len(self.fast_vectorizers)} of "
                                   f"{self.vectorizers} vectorisers use scikit-learn's transform "
@@ -260,12 +269,16 @@ class Predictor:
             return after.shape == before.shape and np.allclose(before, after, rtol=1e-5,
                                                                  atol=1e-6)
 
-        for drop in ("fast_classifier", "fast_vectorizers", "text_fn"):
+        for drop in ("fast_classifier", "chunks", "fast_vectorizers", "text_fn"):
             if same():
                 return
             if getattr(self, drop):
                 self.fallbacks.append(f"{drop} dropped: with it the probabilities on the sample "
                                       "rows differed from the pipeline's own")
+            if drop == "chunks" and self.chunks is not None:
+                for f in self.fast_vectorizers.values():  # back to a cache of their own
+                    if f.chunks is self.chunks:
+                        f.share(ChunkCache())
             setattr(self, drop, {} if drop == "fast_vectorizers" else None)
         if not same():
             self.fast = False
@@ -290,7 +303,14 @@ class Predictor:
                 "text_step": self.text_fn is not None,
                 "fast_vectorizers": len(self.fast_vectorizers), "vectorizers": self.vectorizers,
                 "fast_classifier": self.fast_classifier is not None,
+                "shared_chunk_cache": self.chunks is not None,
+                "chunk_caches": self.chunk_cache_stats(),
                 "fallbacks": list(self.fallbacks)}
+
+    def chunk_cache_stats(self) -> list[dict]:
+        """Size and hit rate of each chunk cache the fast vectorizers use."""
+        caches = {id(f.chunks): f.chunks for f in self.fast_vectorizers.values() if f.chunks is not None}
+        return [c.stats() for c in caches.values()]
 
     def _fast_vectorizers(self, designations, descriptions) -> dict[int, FastTfidf]:
         """FastTfidf for every TF-IDF vectoriser that feeds on the text step's output and gives
@@ -319,6 +339,19 @@ class Predictor:
                     continue
         return out
 
+    def _shared_chunks(self) -> ChunkCache | None:
+        """One chunk cache for every fast vectorizer with one, if they all read the project's
+        cleaned texts: those are lower-cased already, so a vectorizer that lower-cases sees
+        the same chunks as one that does not (lower-casing is idempotent, every code point
+        checked), and the batch is split and looked up once instead of once per vectorizer."""
+        users = [f for f in self.fast_vectorizers.values() if f.chunks is not None]
+        if self.text_fn is None or len(users) < 2 or not all(f.preprocess_is_lowercase for f in users):
+            return None
+        shared = ChunkCache()
+        for f in users:
+            f.share(shared)
+        return shared
+
     def predict_proba(self, designations: Sequence[str],
                       descriptions: Sequence[str | None]) -> np.ndarray:
         return self._proba_and_texts(designations, descriptions)[0]
@@ -341,7 +374,8 @@ class Predictor:
         for _, step in middle:
             if step is None or isinstance(step, str):
                 continue
-            X = _transform(step, X, self.fast_vectorizers, shares)
+            X = _transform(step, X, self.fast_vectorizers, shares,
+                           self.chunks if texts is not None else None)
         classifier = self.fast_classifier or steps[-1][1]
         known = next(iter(shares.values()), None)
         return np.asarray(classifier.predict_proba(X)), texts, known

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
                                      "a single prediction may wait for others to join its batch.")
     api_batch_max_items: int = Field(64, ge=1, description="Dynamic micro-batching: most single "
                                      "requests predicted together in one call.")
+    api_batch_part_chars: int = Field(262_144, ge=1, description="Most characters of text "
+                                      "(designations plus descriptions) one turn of the model "
+                                      "thread takes from a POST /predict/batch; a batch holding "
+                                      "more runs in several parts, single predictions between them.")
     inference_log_flush_seconds: float = Field(0.5, gt=0, description="How often the API writes "
                                                "buffered inference-log rows to the database.")
     inference_log_buffer_max: int = Field(100_000, ge=1, description="Most inference-log rows "

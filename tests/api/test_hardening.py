@@ -209,8 +209,9 @@ def test_request_cancelled_at_shutdown_gets_the_json_503():
 
 
 def test_a_big_batch_lets_single_predictions_through_between_its_parts(rakuten_env):
-    """A 256-item batch runs as parts of `api_batch_max_items` (here 64); a single prediction
-    sent while the first part runs is answered before the batch's last part starts."""
+    """A 256-item batch runs in parts of at most `api_batch_part_chars` characters of text
+    (here 256: 64 titles of 4 characters); a single prediction sent while the first part runs
+    is answered before the batch's last part starts."""
     from api.engine.service import PredictionService
     from api.metrics import Metrics
 
@@ -221,7 +222,7 @@ def test_a_big_batch_lets_single_predictions_through_between_its_parts(rakuten_e
     class Predictor:
         def predict(self, titles, bodies):
             order.append(f"{len(titles)}:{titles[0]}")
-            if titles[0] == "b0":
+            if titles[0] == "b000":
                 first_part_running.set()
                 release.wait(10)
             return [(10, "x", 1.0, [], None) for _ in titles]
@@ -234,13 +235,13 @@ def test_a_big_batch_lets_single_predictions_through_between_its_parts(rakuten_e
         async def receive(self):
             await asyncio.sleep(3600)  # the client stays
 
-    settings = rakuten_env.model_copy(update={"api_batch_max_items": 64, "api_batch_wait_ms": 0})
+    settings = rakuten_env.model_copy(update={"api_batch_part_chars": 256, "api_batch_wait_ms": 0})
     service = PredictionService(settings, Metrics(), writer=None)
     service.holder.current = Model()
 
     async def scenario():
         service.start()
-        batch = asyncio.ensure_future(service.predict_many(Request(), [(f"b{i}", None) for i in range(256)]))
+        batch = asyncio.ensure_future(service.predict_many(Request(), [(f"b{i:03d}", None) for i in range(256)]))
         await asyncio.to_thread(first_part_running.wait, 10)
         single = asyncio.ensure_future(service.predict_one(("single", None)))
         await asyncio.sleep(0.05)  # lets the single request reach the model thread's queue
@@ -252,5 +253,5 @@ def test_a_big_batch_lets_single_predictions_through_between_its_parts(rakuten_e
 
     version, preds = asyncio.run(scenario())
     assert version == "7" and len(preds) == 256
-    assert order[0] == "64:b0" and "1:single" in order
+    assert order[0] == "64:b000" and "1:single" in order
     assert order.index("1:single") < order.index("64:b192")  # not after the whole batch

@@ -296,3 +296,103 @@ def test_fast_word_counting_equals_sklearn_for_ngram_ranges():
         for doc, share in zip(docs, shares):
             words = tokenize(doc.lower())
             assert share == pytest.approx(sum(w in unigrams for w in words) / len(words) if words else 0.0)
+
+
+def test_chunk_cache_keeps_counts_exact_across_batches_evictions_and_threads():
+    """Per-chunk caching (issue 14): a word and a char_wb vectoriser sharing one cache give
+    scikit-learn's matrices on every batch, whether the chunks are new, cached, or the cache
+    was just emptied at its bound; concurrent batches from several threads too."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from api.engine.featurize import ChunkCache, FastTfidf
+    from rakuten_assets.core.model import CharWbTfidf
+
+    rng = np.random.default_rng(0)
+    words = ["le", "chat", "noir", "lot", "de", "2", "l'école", "piscine", "3,66x0,76m", "ünï",
+             "日本語", "🦄", "a", "x" * 40, "qqrakutenbreakqq"]
+
+    def text(n_words: int) -> str:
+        picked = rng.choice(len(words) + 50, size=n_words)
+        return " ".join(words[i] if i < len(words) else f"w{i}{rng.integers(3)}" for i in picked)
+
+    train = [text(12) for _ in range(300)]
+    word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True,
+                           min_df=2, dtype=np.float32).fit(train)
+    chars = CharWbTfidf(ngram_range=(2, 5), min_df=2).fit(train)
+    fast_word, fast_chars = FastTfidf(word), FastTfidf(chars)
+    # a bound of 40 chunks: batches of new words empty the cache again and again
+    shared = ChunkCache(max_chunks=40)
+    for fast in (fast_word, fast_chars):
+        assert fast.chunks is not None and fast.preprocess_is_lowercase
+        fast.share(shared)
+    batches = [[text(rng.integers(0, 30)) for _ in range(rng.integers(1, 20))] for _ in range(30)]
+    batches += [["", "   ", "\t"], batches[0], batches[0]]
+    largest = 0
+    for batch in batches:
+        largest = max(largest, len({c for d in batch for c in d.split()}))
+        located = shared.locate(batch)
+        got_word, shares = fast_word.transform_with_shares(batch, located)
+        got_chars = fast_chars.transform(batch, located)
+        assert abs(got_word - word.transform(batch)).max() < 1e-6
+        assert abs(got_chars - chars.transform(batch)).max() < 1e-6
+        tokenize = word.build_tokenizer()
+        for doc, share in zip(batch, shares):
+            tokens = tokenize(doc)
+            known = sum(t in word.vocabulary_ for t in tokens)
+            assert share == pytest.approx(known / len(tokens) if tokens else 0.0)
+        # bounded: by the limit, or by one batch larger than it (kept until the next new chunk)
+        assert shared.n <= max(40, largest)
+    stats = shared.stats()
+    assert stats["clears"] > 0 and 0 < stats["hit_rate"] < 1, stats
+    # the same batch again is answered from the cache alone
+    before = shared.stats()["lookups"], shared.misses
+    shared.locate(batches[-1])
+    assert shared.misses == before[1] and shared.stats()["lookups"] > before[0]
+
+    own = FastTfidf(chars)  # a cache of its own, used by threads at once
+    expected = [chars.transform(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(own.transform, batches * 3))
+    for got, want in zip(results, expected * 3):
+        assert abs(got - want).max() < 1e-6
+
+
+def test_served_pipeline_shares_one_chunk_cache_only_behind_the_project_text_step(small_pipeline, request):
+    """Behind ProductText (lower-cased, cleaned texts) the word and char vectorisers share one
+    chunk cache; behind any other text step each keeps its own (their preprocessing may
+    differ on such texts)."""
+    from api.engine.predictor import Predictor
+
+    frame, pipeline = small_pipeline
+    predictor = Predictor(pipeline)
+    rows = frame.head(50)
+    predictor.predict(rows["designation"].tolist(), [None if pd.isna(d) else d for d in rows["description"]])
+    parts = predictor.describe()
+    caches = parts["chunk_caches"]
+    if request.node.callspec.params["small_pipeline"] == "project":
+        assert parts["shared_chunk_cache"] is True and len(caches) == 1, parts
+    else:
+        assert parts["shared_chunk_cache"] is False and len(caches) == 2, parts
+    assert all(c["lookups"] > 0 and c["chunks"] > 0 for c in caches), caches
+
+
+def test_prediction_ids_are_distinct_version_4_uuids():
+    from api.engine.service import prediction_ids
+
+    ids = prediction_ids(2_000)
+    assert len(set(ids)) == 2_000 and prediction_ids(0) == []
+    for pid in ids:
+        parsed = uuid.UUID(hex=pid)
+        assert parsed.hex == pid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_batch_parts_are_bounded_by_text_not_items():
+    from api.engine.service import text_parts
+
+    assert text_parts([], 100) == []
+    items = [("a" * 30, None), ("b" * 30, "c" * 40), ("d" * 10, ""), ("e" * 500, None), ("f", None)]
+    # 30 + 70 = 100 | 10 | 500 alone (longer than the bound) | 1
+    assert text_parts(items, 100) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    assert text_parts(items, 10_000) == [(0, 5)]
+    typical = [("t" * 80, "d" * 420)] * 256  # a typical batch: one turn of the model thread
+    assert text_parts(typical, 262_144) == [(0, 256)]
