@@ -376,14 +376,19 @@ def test_served_pipeline_shares_one_chunk_cache_only_behind_the_project_text_ste
     assert all(c["lookups"] > 0 and c["chunks"] > 0 for c in caches), caches
 
 
-def test_prediction_ids_are_distinct_version_4_uuids():
+def test_prediction_ids_are_distinct_time_ordered_version_7_uuids():
     from api.engine.service import prediction_ids
 
+    before = time.time_ns() // 1_000_000
     ids = prediction_ids(2_000)
+    later = prediction_ids(3)
+    after = time.time_ns() // 1_000_000
     assert len(set(ids)) == 2_000 and prediction_ids(0) == []
-    for pid in ids:
+    for pid in ids + later:
         parsed = uuid.UUID(hex=pid)
-        assert parsed.hex == pid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.hex == pid and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= int(pid[:12], 16) <= after  # the millisecond it was made
+    assert max(ids)[:12] <= min(later)[:12]  # a later batch never sorts before an earlier one
 
 
 def test_batch_parts_are_bounded_by_text_not_items():
