@@ -230,12 +230,16 @@ class ChunkCache:
 
     def locate(self, texts: list[str]) -> LocatedChunks:
         per_doc = list(map(str.split, texts))
-        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
-        chunks = list(chain.from_iterable(per_doc))
+        return self.locate_chunks(list(chain.from_iterable(per_doc)), list(map(len, per_doc)))
+
+    def locate_chunks(self, chunks: list[str], per_doc: list[int]) -> LocatedChunks:
+        """`locate` of texts given as their chunks (all texts' chunks one after the other,
+        and how many each text has), as the predictor's text step makes them: no join and
+        split again."""
         with self._lock:
             rows = self._rows(chunks)
             views = {k: e.view(self.n) for k, e in self.entries.items()}
-        return LocatedChunks(rows, counts, views)
+        return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
 
     def _rows(self, chunks: list[str]) -> np.ndarray:
         rows = np.fromiter(map(self.rows.get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks))
@@ -449,7 +453,7 @@ class FastTfidf:
         share of its tokens (as the vectorizer tokenises them) that are unigrams of the
         vocabulary (0.0 for a document without tokens), from the same tokenisation; else None.
         `located`: the documents already looked up in this vectoriser's chunk cache."""
-        docs = list(docs)
+        docs = list(docs) if docs is not None else None
         if not self.word_tables or self.char_tables:
             return self.transform(docs, located), None
         counts, ids, lengths = self._word_counts(docs, located)
@@ -459,7 +463,8 @@ class FastTfidf:
         _, unigram, tables, base = self.word_tables
         min_n, max_n = self.vec.ngram_range
         ids, lengths = self._token_ids(docs, located)
-        row_of = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        n_docs = lengths.size
+        row_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         rows, cols = [], []
         if min_n == 1 and ids.size:
             col = np.where(ids >= 0, unigram[np.maximum(ids, 0)], -1)
@@ -480,7 +485,7 @@ class FastTfidf:
             hit = found >= 0
             rows.append(row_of[starts[hit]])
             cols.append(found[hit])
-        return self._to_csr(rows, cols, len(docs)), ids, lengths
+        return self._to_csr(rows, cols, n_docs), ids, lengths
 
     # --- counting -----------------------------------------------------------------------------
     def _char_counts(self, docs: list[str], located: LocatedChunks | None = None):
@@ -597,8 +602,10 @@ class FastTfidf:
 
     def transform(self, docs, located: LocatedChunks | None = None) -> sp.csr_matrix:
         """`located`: the documents already looked up in this vectoriser's chunk cache
-        (`self.chunks.locate(docs)`), as the predictor does once for all vectorisers."""
-        docs = list(docs)
+        (`self.chunks.locate(docs)`), as the predictor does once for all vectorisers; `docs`
+        may then be None."""
+        if located is None:
+            docs = list(docs)
         if self.char_tables:
             counts = self._char_counts(docs, located)
         elif self.word_tables:

@@ -24,6 +24,7 @@ from sklearn.pipeline import FeatureUnion
 
 from api.engine.featurize import ChunkCache, FastTfidf
 from rakuten_assets.core.categories import category_name
+from rakuten_assets.core.text import joined_words
 
 TOP_K = 5
 TEXT_COLUMNS = ["designation", "description"]
@@ -304,6 +305,7 @@ class Predictor:
                 "fast_vectorizers": len(self.fast_vectorizers), "vectorizers": self.vectorizers,
                 "fast_classifier": self.fast_classifier is not None,
                 "shared_chunk_cache": self.chunks is not None,
+                "words_path": self._words_union() is not None,
                 "chunk_caches": self.chunk_cache_stats(),
                 "fallbacks": list(self.fallbacks)}
 
@@ -352,6 +354,41 @@ class Predictor:
             f.share(shared)
         return shared
 
+    def _words_union(self) -> FeatureUnion | None:
+        """The FeatureUnion to feed straight from the cleaned words, if the pipeline is the
+        project's text step, then a union whose every part is a fast vectorizer on the shared
+        chunk cache, then the classifier (the served model); else None."""
+        steps = getattr(self.pipeline, "steps", None)
+        if self.chunks is None or self.text_fn is None or not steps or len(steps) != 3:
+            return None
+        union = steps[1][1]
+        if not (isinstance(union, FeatureUnion) and union.n_jobs in (None, 1)
+                and not union.transformer_weights):
+            return None
+        parts = [t for _, t in union.transformer_list]
+        if not parts or not all(id(t) in self.fast_vectorizers
+                                and self.fast_vectorizers[id(t)].chunks is self.chunks for t in parts):
+            return None
+        return union
+
+    def _features_from_words(self, union: FeatureUnion, designations, descriptions):
+        """The union's features and the known-word shares, from the cleaned texts' words:
+        cleaning ends in splitting into words, and the chunk cache starts from words, so the
+        texts are never joined into strings and split again (issue 14)."""
+        words, per_doc = joined_words(designations, descriptions)
+        located = self.chunks.locate_chunks(words, per_doc)
+        known = None
+        word_id = self.word_vocabulary[2] if self.word_vocabulary else None
+        parts = []
+        for _, t in union.transformer_list:
+            fast = self.fast_vectorizers[id(t)]
+            if id(t) == word_id:
+                out, known = fast.transform_with_shares(None, located)
+            else:
+                out = fast.transform(None, located)
+            parts.append(out)
+        return sp.hstack(parts, format="csr"), known
+
     def predict_proba(self, designations: Sequence[str],
                       descriptions: Sequence[str | None]) -> np.ndarray:
         return self._proba_and_texts(designations, descriptions)[0]
@@ -363,6 +400,11 @@ class Predictor:
         if not self.fast or not steps:
             return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None, None
         texts = None
+        union = self._words_union()
+        if union is not None:
+            X, known = self._features_from_words(union, designations, descriptions)
+            classifier = self.fast_classifier or steps[-1][1]
+            return np.asarray(classifier.predict_proba(X)), None, known
         if self.text_fn is not None:
             X = texts = self.text_fn(designations, descriptions)
             middle = steps[1:-1]

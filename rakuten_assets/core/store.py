@@ -344,8 +344,27 @@ class ProductStore:
     # --- inference log ----------------------------------------------------------------------------
     def append_inference_rows(self, rows: Iterable[dict]) -> int:
         rows = list(rows)
-        if rows:
-            with self.engine.begin() as conn:
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # Tuples through sqlite3's executemany: SQLAlchemy's per-row parameter
+                # processing held the GIL the API's model thread needs (a sixth of the log
+                # writer's share of it under load, issue 14). The timestamp goes through the
+                # column type's own bind processor, so rows read back exactly as before.
+                to_sql = InferenceLog.__table__.c.created_at.type.bind_processor(conn.dialect)
+                stamps: dict[datetime, object] = {}  # a request's rows share one timestamp
+
+                def stamp(when: datetime):
+                    if when not in stamps:
+                        stamps[when] = to_sql(when) if to_sql else when
+                    return stamps[when]
+
+                _insert_rows(conn, InferenceLog.__table__, INFERENCE_LOG_COLUMNS, (
+                    (r["prediction_id"], stamp(r["created_at"]), r["designation"], r.get("description"),
+                     r["prdtypecode"], r["confidence"], r["model_version"], r["latency_ms"],
+                     r.get("known_word_share")) for r in rows))
+            else:
                 conn.execute(InferenceLog.__table__.insert(), rows)
         return len(rows)
 

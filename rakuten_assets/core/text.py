@@ -50,11 +50,11 @@ def strip_accents(text: str) -> str:
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
-def clean_text(text: object) -> str:
-    """HTML tags removed, entities unescaped (twice: the catalogue holds double-escaped
-    text such as `&amp;eacute;`), accents folded, lower-cased, whitespace collapsed."""
+def clean_words(text: object) -> list[str]:
+    """The words of the cleaned text: `clean_text(text) == " ".join(clean_words(text))`.
+    (The API's fast path reads words, not strings: issue 14.)"""
     if text is None or (isinstance(text, float) and text != text):  # None or NaN
-        return ""
+        return []
     s = str(text)
     # Each step is skipped when it cannot change the text (ASCII has no accents to fold): a third
     # less cleaning time, which is a third of a served batch's CPU (issue 14). `split()` splits on
@@ -66,7 +66,13 @@ def clean_text(text: object) -> str:
         s = strip_tags(s)
     if not s.isascii():
         s = strip_accents(s)
-    return " ".join(s.lower().split())
+    return s.lower().split()
+
+
+def clean_text(text: object) -> str:
+    """HTML tags removed, entities unescaped (twice: the catalogue holds double-escaped
+    text such as `&amp;eacute;`), accents folded, lower-cased, whitespace collapsed."""
+    return " ".join(clean_words(text))
 
 
 def join_fields(designation: object, description: object) -> str:
@@ -74,3 +80,18 @@ def join_fields(designation: object, description: object) -> str:
     title = clean_text(designation)
     body = clean_text(description)
     return f"{title} {body}".strip() if body else title
+
+
+def joined_words(designations, descriptions) -> tuple[list[str], list[int]]:
+    """The words of `join_fields(designation, description)` for many rows at once: all rows'
+    words one after the other, and how many each row has (the joined text is the title's
+    words then the description's)."""
+    words: list[str] = []
+    counts: list[int] = []
+    extend, count = words.extend, counts.append
+    for designation, description in zip(designations, descriptions):
+        title, body = clean_words(designation), clean_words(description)
+        extend(title)
+        extend(body)
+        count(len(title) + len(body))
+    return words, counts

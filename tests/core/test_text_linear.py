@@ -60,3 +60,16 @@ def test_clean_text_on_the_attack_is_the_text_itself():
     assert clean_text("<" * 10_000) == "<" * 10_000
     assert clean_text("‹" * 10_000) == "‹" * 10_000
     assert join_fields("<b>Lampe</b> &amp;eacute;t&eacute;", "<p><<</p>") == "lampe ete <<"
+
+
+@pytest.mark.parametrize("text", [None, float("nan"), "", "   ", "<p>Été&nbsp;&amp;eacute; <b>x</b></p>",
+                                  "Lot de 2\tchaises\u00a0ÉCRUES", "ﬁn ½ Ⅻ ＡＢＣ", "a <b c", "ΣΑΣ. Σ"])
+def test_clean_words_are_the_words_of_clean_text(text):
+    from rakuten_assets.core.text import clean_words, joined_words
+
+    assert " ".join(clean_words(text)) == clean_text(text)
+    assert clean_words(text) == clean_text(text).split()
+    words, counts = joined_words([text, "Titre", text], ["desc <i>ription</i>", text, None])
+    expected = [join_fields(text, "desc <i>ription</i>"), join_fields("Titre", text), join_fields(text, None)]
+    assert words == [w for e in expected for w in e.split()]
+    assert counts == [len(e.split()) for e in expected]
