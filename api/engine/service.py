@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import numpy as np
-
 from starlette.requests import Request
 
 from api.engine.batching import MicroBatcher
