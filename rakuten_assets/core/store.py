@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -226,14 +226,35 @@ def _insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: I
     """Insert rows given as tuples in `columns` order, _CHUNK at a time (parameters for a whole
     850k-product batch at once cost more memory than the rows themselves)."""
     rows = iter(rows)
-    while chunk := list(itertools.islice(rows, _CHUNK)):
-        if conn.dialect.name == "sqlite":
-            # sqlite3 binds tuples in C; SQLAlchemy's executemany builds and processes a dict per
-            # row, which was half the time of storing an 850k-product batch.
-            marks = ", ".join("?" * len(columns))
-            conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", chunk)
-        else:  # PostgreSQL: SQLAlchemy batches the rows into multi-VALUES statements (insertmanyvalues)
+    if conn.dialect.name == "sqlite":
+        # sqlite3 binds tuples in C; SQLAlchemy's executemany builds and processes a dict per
+        # row, which was half the time of storing an 850k-product batch. The values still go
+        # through the column types' own bind processors, so they are stored as SQLAlchemy
+        # stores them (a timestamp as its text form, not sqlite3's default adapter's).
+        processors = [(i, process) for i, name in enumerate(columns)
+                      if (process := table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))]
+        if processors:
+            rows = _bound(rows, processors)
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        while chunk := list(itertools.islice(rows, _CHUNK)):
+            conn.exec_driver_sql(sql, chunk)
+    else:  # PostgreSQL: SQLAlchemy batches the rows into multi-VALUES statements (insertmanyvalues)
+        while chunk := list(itertools.islice(rows, _CHUNK)):
             conn.execute(table.insert(), [dict(zip(columns, row)) for row in chunk])
+
+
+def _bound(rows: Iterable[tuple], processors: list[tuple[int, Callable]]) -> Iterator[tuple]:
+    """The rows with the processed columns' values bound, each distinct value processed once
+    (the inference log's rows of one request share one timestamp)."""
+    seen: list[dict] = [{} for _ in processors]
+    for row in rows:
+        row = list(row)
+        for (i, process), done in zip(processors, seen):
+            value = row[i]
+            if value not in done:
+                done[value] = process(value)
+            row[i] = done[value]
+        yield tuple(row)
 
 
 class ProductStore:
@@ -344,28 +365,15 @@ class ProductStore:
     # --- inference log ----------------------------------------------------------------------------
     def append_inference_rows(self, rows: Iterable[dict]) -> int:
         rows = list(rows)
-        if not rows:
-            return 0
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                # Tuples through sqlite3's executemany: SQLAlchemy's per-row parameter
-                # processing held the GIL the API's model thread needs (a sixth of the log
-                # writer's share of it under load, issue 14). The timestamp goes through the
-                # column type's own bind processor, so rows read back exactly as before.
-                to_sql = InferenceLog.__table__.c.created_at.type.bind_processor(conn.dialect)
-                stamps: dict[datetime, object] = {}  # a request's rows share one timestamp
-
-                def stamp(when: datetime):
-                    if when not in stamps:
-                        stamps[when] = to_sql(when) if to_sql else when
-                    return stamps[when]
-
-                _insert_rows(conn, InferenceLog.__table__, INFERENCE_LOG_COLUMNS, (
-                    (r["prediction_id"], stamp(r["created_at"]), r["designation"], r.get("description"),
-                     r["prdtypecode"], r["confidence"], r["model_version"], r["latency_ms"],
-                     r.get("known_word_share")) for r in rows))
-            else:
-                conn.execute(InferenceLog.__table__.insert(), rows)
+        if rows:
+            # as tuples: on SQLite through sqlite3's executemany (`_insert_rows`), because
+            # SQLAlchemy's per-row parameter processing held the GIL the API's model thread
+            # needs (a sixth of the log writer's share of it under load, issue 14)
+            with self.engine.begin() as conn:
+                _insert_rows(conn, InferenceLog.__table__, INFERENCE_LOG_COLUMNS,
+                             ((r["prediction_id"], r["created_at"], r["designation"], r.get("description"),
+                               r["prdtypecode"], r["confidence"], r["model_version"], r["latency_ms"],
+                               r.get("known_word_share")) for r in rows))
         return len(rows)
 
     def count_inference_rows(self) -> int:

@@ -84,6 +84,29 @@ def test_inference_log_window(store_url):
     assert list(recent["prediction_id"]) == ["p8", "p9"]
 
 
+def test_inference_rows_are_stored_as_sqlalchemy_stores_them(store_url):
+    """The log writer's fast insert (tuples through the driver on SQLite) stores exactly what
+    SQLAlchemy's own insert stores: timestamps in its text form, floats, NULLs."""
+    from sqlalchemy import text
+
+    from rakuten_assets.core.store import InferenceLog
+
+    now = datetime.now(timezone.utc)
+    rows = [{"prediction_id": f"{kind}{i}", "created_at": now - timedelta(seconds=i),
+             "designation": "Chaise é", "description": None if i % 2 else "<b>x</b>", "prdtypecode": 10,
+             "confidence": 0.25 * i, "model_version": "1", "latency_ms": 3.5,
+             "known_word_share": None if i == 1 else 0.5}
+            for kind in ("fast", "orm") for i in range(4)]
+    store = ProductStore(store_url)
+    store.append_inference_rows(rows[:4])
+    with store.engine.begin() as conn:
+        conn.execute(InferenceLog.__table__.insert(), rows[4:])
+        stored = conn.execute(text("SELECT * FROM inference_log ORDER BY prediction_id")).all()
+    fast = [tuple(r[1:]) for r in stored if r[0].startswith("fast")]
+    orm = [tuple(r[1:]) for r in stored if r[0].startswith("orm")]
+    assert len(fast) == 4 and fast == orm
+
+
 def test_drift_records(store_url):
     store = ProductStore(store_url)
     assert store.latest_drift() is None
