@@ -70,10 +70,9 @@ class ServingPath(BaseModel):
     vectorizers: int = Field(description="TF-IDF vectorisers in the pipeline.")
     fast_classifier: bool = Field(description="Calibrated classifier computed for all classes "
                                   "at once.")
-    shared_chunk_cache: bool = Field(description="The fast vectorisers share one cache of "
-                                     "per-chunk features (the batch is split once).")
-    words_path: bool = Field(description="The cleaned texts' words feed the chunk cache "
-                             "directly (never joined into strings and split again).")
+    shared_chunk_cache: bool = Field(description="The cleaned texts' words feed one cache of "
+                                     "per-word features shared by the fast vectorisers (never "
+                                     "joined into strings and split again).")
     chunk_caches: list[ChunkCacheStats] = Field(description="The per-chunk feature caches.")
     fallbacks: list[str] = Field(description="Why each missing fast part is missing.")
 

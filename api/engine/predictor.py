@@ -79,32 +79,26 @@ def optimise_linear_models(pipeline) -> int:
     return count
 
 
-def _transform(step, X, fast: dict | None = None, shares: dict | None = None,
-               chunks: ChunkCache | None = None):
+def _transform(step, X, fast: dict | None = None, shares: dict | None = None):
     """`step.transform(X)`, minus joblib's per-call set-up for a sequential FeatureUnion, and
     with the fast TF-IDF counting (`api.engine.featurize`) for the vectorizers in `fast`.
     `shares` (vectorizer id -> None) receives the known-word shares those vectorizers give
-    from their own tokenisation (`FastTfidf.transform_with_shares`). `chunks`: the chunk
-    cache the fast vectorizers of a FeatureUnion share; X is split and looked up once."""
+    from their own tokenisation (`FastTfidf.transform_with_shares`)."""
     fast = fast or {}
     shares = {} if shares is None else shares
-    located = None
 
     def run(t):
         if id(t) not in fast:
             return t.transform(X)
-        mine = located if fast[id(t)].chunks is chunks else None
         if id(t) in shares:
-            out, shares[id(t)] = fast[id(t)].transform_with_shares(X, mine)
+            out, shares[id(t)] = fast[id(t)].transform_with_shares(X)
             return out
-        return fast[id(t)].transform(X, mine)
+        return fast[id(t)].transform(X)
 
     if id(step) in fast:
         return run(step)
     if (isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
             and not step.transformer_weights):
-        if chunks is not None and isinstance(X, list):
-            located = chunks.locate(X)
         parts = [run(t) for _, t in step.transformer_list
                  if t is not None and not isinstance(t, str)]
         if parts and all(sp.issparse(p) for p in parts):
@@ -305,7 +299,6 @@ class Predictor:
                 "fast_vectorizers": len(self.fast_vectorizers), "vectorizers": self.vectorizers,
                 "fast_classifier": self.fast_classifier is not None,
                 "shared_chunk_cache": self.chunks is not None,
-                "words_path": self._words_union() is not None,
                 "chunk_caches": self.chunk_cache_stats(),
                 "fallbacks": list(self.fallbacks)}
 
@@ -342,32 +335,33 @@ class Predictor:
         return out
 
     def _shared_chunks(self) -> ChunkCache | None:
-        """One chunk cache for every fast vectorizer with one, if they all read the project's
-        cleaned texts: those are lower-cased already, so a vectorizer that lower-cases sees
-        the same chunks as one that does not (lower-casing is idempotent, every code point
-        checked), and the batch is split and looked up once instead of once per vectorizer."""
-        users = [f for f in self.fast_vectorizers.values() if f.chunks is not None]
-        if self.text_fn is None or len(users) < 2 or not all(f.preprocess_is_lowercase for f in users):
+        """One chunk cache for the vectorizers of the served pipeline's union (`_words_union`):
+        the project's cleaned texts reach it as words, split once for all of them. The texts
+        are lower-cased already, so a vectorizer that lower-cases sees the same words as one
+        that does not (lower-casing is idempotent, every code point checked)."""
+        union = self._words_union()
+        if union is None:
             return None
         shared = ChunkCache()
-        for f in users:
-            f.share(shared)
+        for _, t in union.transformer_list:
+            self.fast_vectorizers[id(t)].share(shared)
         return shared
 
     def _words_union(self) -> FeatureUnion | None:
-        """The FeatureUnion to feed straight from the cleaned words, if the pipeline is the
-        project's text step, then a union whose every part is a fast vectorizer on the shared
-        chunk cache, then the classifier (the served model); else None."""
+        """The FeatureUnion that can be fed straight from the cleaned words: the pipeline is
+        the project's text step, then a union whose every part is a fast vectorizer with a
+        chunk cache and no preprocessing beyond lower-casing, then the classifier (the served
+        model); else None."""
         steps = getattr(self.pipeline, "steps", None)
-        if self.chunks is None or self.text_fn is None or not steps or len(steps) != 3:
+        if self.text_fn is None or not steps or len(steps) != 3:
             return None
         union = steps[1][1]
         if not (isinstance(union, FeatureUnion) and union.n_jobs in (None, 1)
                 and not union.transformer_weights):
             return None
-        parts = [t for _, t in union.transformer_list]
-        if not parts or not all(id(t) in self.fast_vectorizers
-                                and self.fast_vectorizers[id(t)].chunks is self.chunks for t in parts):
+        parts = [self.fast_vectorizers.get(id(t)) for _, t in union.transformer_list]
+        if not parts or not all(f is not None and f.chunks is not None and f.preprocess_is_lowercase
+                                for f in parts):
             return None
         return union
 
@@ -400,9 +394,8 @@ class Predictor:
         if not self.fast or not steps:
             return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None, None
         texts = None
-        union = self._words_union()
-        if union is not None:
-            X, known = self._features_from_words(union, designations, descriptions)
+        if self.chunks is not None:  # the served model: words straight into the shared cache
+            X, known = self._features_from_words(steps[1][1], designations, descriptions)
             classifier = self.fast_classifier or steps[-1][1]
             return np.asarray(classifier.predict_proba(X)), None, known
         if self.text_fn is not None:
@@ -416,8 +409,7 @@ class Predictor:
         for _, step in middle:
             if step is None or isinstance(step, str):
                 continue
-            X = _transform(step, X, self.fast_vectorizers, shares,
-                           self.chunks if texts is not None else None)
+            X = _transform(step, X, self.fast_vectorizers, shares)
         classifier = self.fast_classifier or steps[-1][1]
         known = next(iter(shares.values()), None)
         return np.asarray(classifier.predict_proba(X)), texts, known

@@ -77,21 +77,16 @@ def clean_text(text: object) -> str:
 
 def join_fields(designation: object, description: object) -> str:
     """The single text the model reads: title then description, each cleaned."""
-    title = clean_text(designation)
-    body = clean_text(description)
-    return f"{title} {body}".strip() if body else title
+    return " ".join(clean_words(designation) + clean_words(description))
 
 
 def joined_words(designations, descriptions) -> tuple[list[str], list[int]]:
     """The words of `join_fields(designation, description)` for many rows at once: all rows'
-    words one after the other, and how many each row has (the joined text is the title's
-    words then the description's)."""
+    words one after the other, and how many each row has."""
     words: list[str] = []
     counts: list[int] = []
-    extend, count = words.extend, counts.append
     for designation, description in zip(designations, descriptions):
-        title, body = clean_words(designation), clean_words(description)
-        extend(title)
-        extend(body)
-        count(len(title) + len(body))
+        row = clean_words(designation) + clean_words(description)
+        words.extend(row)
+        counts.append(len(row))
     return words, counts
