@@ -209,6 +209,7 @@ class ChunkCache:
         self._compute: dict[int, Callable] = {}
         self._with_counts: dict[int, bool] = {}
         self._lock = threading.Lock()
+        self._fold: Callable | None = None  # the fold locate_raw's raw_rows were made with
         self.lookups = 0
         self.misses = 0
         self.clears = 0  # the times a full cache was emptied
@@ -224,6 +225,8 @@ class ChunkCache:
 
     def _empty(self) -> None:
         self.rows: dict[str, int] = {}
+        # raw chunk (before folding) -> its one cleaned chunk's row: see locate_raw
+        self.raw_rows: dict[str, int] = {}
         self.entries = {k: _Entries(self._with_counts[k]) for k in self._compute}
         self.n = 0
         self.size = 0  # entries of all vectorisers plus the chunks' characters
@@ -241,13 +244,63 @@ class ChunkCache:
             views = {k: e.view(self.n) for k, e in self.entries.items()}
         return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
 
-    def _rows(self, chunks: list[str]) -> np.ndarray:
-        rows = np.fromiter(map(self.rows.get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks))
-        self.lookups += len(chunks)
+    def locate_raw(self, raw: list[str], per_doc: list[int], fold: Callable[[str], list[str]]) -> LocatedChunks:
+        """`locate_chunks` of texts given as raw chunks, before `fold` turns each into the
+        cleaned chunks it stands for (usually one; `fold` must work chunk by chunk, as
+        `rakuten_assets.core.text.fold_words` does). Each distinct raw chunk is folded once and
+        then mapped straight to its row: folding accents and case and splitting again cost more
+        than the look-up (about 60% of the words path's CPU, measured; issue 14). A raw chunk
+        that folds into no chunk or several is folded again each time it comes (rare: U+00A8,
+        for one, decomposes into a space and an accent). One cache serves one `fold`."""
+        with self._lock:
+            if fold is not self._fold:
+                self.raw_rows = {}
+                self._fold = fold
+            rows, per_doc = self._raw_rows(raw, per_doc, fold)
+            views = {k: e.view(self.n) for k, e in self.entries.items()}
+        return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
+
+    def _raw_rows(self, raw: list[str], per_doc, fold) -> tuple[np.ndarray, object]:
+        rows = np.fromiter(map(self.raw_rows.get, raw, repeat(-1)), dtype=np.int64, count=len(raw))
         missing = np.flatnonzero(rows < 0)
+        self.lookups += len(raw)
+        self.misses += int(missing.size)
+        if not missing.size:
+            return rows, per_doc
+        absent = [raw[i] for i in missing.tolist()]
+        folded = {chunk: fold(chunk) for chunk in dict.fromkeys(absent)}
+        words = list(chain.from_iterable(folded.values()))
+        clears = self.clears
+        found = dict(zip(words, self._rows(words, count=False).tolist()))
+        if self.clears != clears and missing.size < len(raw):
+            # the cache was emptied to make room: the rows of the raw chunks found above are gone
+            self.lookups -= len(raw)
+            self.misses -= int(missing.size)
+            return self._raw_rows(raw, per_doc, fold)
+        singles = {chunk: found[ws[0]] for chunk, ws in folded.items() if len(ws) == 1}
+        if singles and len(self.raw_rows) + len(singles) > self.max_chunks:
+            self.raw_rows = {}  # bounded like the rows; the rows themselves stay valid
+        self.raw_rows.update(singles)
+        if len(singles) == len(folded):
+            rows[missing] = [singles[chunk] for chunk in absent]
+            return rows, per_doc
+        # some raw chunks fold into no chunk or several: expand every raw chunk into its rows
+        expanded = [[r] if r >= 0 else [found[w] for w in folded[chunk]] for r, chunk in zip(rows.tolist(), raw)]
+        lengths = np.fromiter(map(len, expanded), dtype=np.int64, count=len(expanded))
+        rows = np.fromiter(chain.from_iterable(expanded), dtype=np.int64, count=int(lengths.sum()))
+        doc_of_raw = np.repeat(np.arange(len(per_doc)), per_doc)
+        return rows, np.bincount(doc_of_raw, weights=lengths, minlength=len(per_doc)).astype(np.int64)
+
+    def _rows(self, chunks: list[str], count: bool = True) -> np.ndarray:
+        """The rows of `chunks`, computing and adding the new ones; `count`: add them to the
+        look-up statistics (locate_raw counts its raw chunks instead)."""
+        rows = np.fromiter(map(self.rows.get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks))
+        missing = np.flatnonzero(rows < 0)
+        if count:
+            self.lookups += len(chunks)
+            self.misses += int(missing.size)
         if not missing.size:
             return rows
-        self.misses += int(missing.size)
         absent = [chunks[i] for i in missing.tolist()]
         new = list(dict.fromkeys(absent))
         computed = {k: compute(new) for k, compute in self._compute.items()}
@@ -255,9 +308,10 @@ class ChunkCache:
         if self.n and (self.n + len(new) > self.max_chunks or self.size + size > self.max_entries):
             self._empty()  # the rows found above do not survive: look the whole batch up again
             self.clears += 1
-            self.lookups -= len(chunks)
-            self.misses -= int(missing.size)
-            return self._rows(chunks)
+            if count:
+                self.lookups -= len(chunks)
+                self.misses -= int(missing.size)
+            return self._rows(chunks, count)
         for k, (lengths, values, counts) in computed.items():
             self.entries[k].append(self.n, lengths, values, counts)
         self.rows.update(zip(new, range(self.n, self.n + len(new))))

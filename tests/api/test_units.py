@@ -357,6 +357,70 @@ def test_chunk_cache_keeps_counts_exact_across_batches_evictions_and_threads():
         assert abs(got - want).max() < 1e-6
 
 
+def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
+    """`locate_raw` (issue 14): raw chunks (markup removed, accents and case not folded yet) mapped
+    to the rows of their folded words give exactly scikit-learn's matrices on the cleaned texts,
+    including raw chunks that fold into no word or several (U+00A8 and U+00B4 decompose into a
+    space and an accent), case and accent variants of one word, and a bound that empties the
+    cache again and again."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from api.engine.featurize import ChunkCache, FastTfidf
+    from rakuten_assets.core.model import CharWbTfidf
+    from rakuten_assets.core.text import fold_words, join_fields, raw_chunks
+
+    rng = np.random.default_rng(1)
+    words = ["Le", "CHAT", "chat", "Élégant", "ÉLÉGANT", "élégant", "&amp;eacute;t&eacute;", "<b>gras</b>",
+             "a\u00a8b", "\u00a8", "\u00b4", "\u0301", "ΣΑΣ", "ΣΑΣ.", "ﬁn", "Ⅻ", "ＡＢＣ", "l'école", "3,66x0,76M",
+             "x" * 40, "qqrakutenbreakqq", "<p>", "&nbsp;"]
+
+    def field(n_words: int):
+        if n_words == 0:
+            return None
+        picked = rng.choice(len(words) + 40, size=n_words)
+        return " ".join(words[i] if i < len(words) else f"W{i}é{rng.integers(3)}" for i in picked)
+
+    def batch(n: int):
+        return [field(rng.integers(1, 15)) for _ in range(n)], [field(rng.integers(0, 15)) for _ in range(n)]
+
+    train = [join_fields(t, d) for t, d in zip(*batch(300))]
+    word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True,
+                           min_df=2, dtype=np.float32).fit(train)
+    chars = CharWbTfidf(ngram_range=(2, 5), min_df=2).fit(train)
+    fast_word, fast_chars = FastTfidf(word), FastTfidf(chars)
+    shared = ChunkCache(max_chunks=40)
+    for fast in (fast_word, fast_chars):
+        fast.share(shared)
+    batches = [batch(rng.integers(1, 20)) for _ in range(30)]
+    batches += [([None, "  ", "\u00a8"], ["\t", None, "\u00b4 \u0301"]), batches[0], batches[0]]
+    largest = 0
+    for titles, bodies in batches:
+        cleaned = [join_fields(t, d) for t, d in zip(titles, bodies)]
+        chunks, per_doc = raw_chunks(titles, bodies)
+        largest = max(largest, len(set(chunks)))
+        located = shared.locate_raw(chunks, per_doc, fold_words)
+        got_word, shares = fast_word.transform_with_shares(None, located)
+        assert got_word.shape[0] == len(cleaned)
+        assert abs(got_word - word.transform(cleaned)).max() < 1e-6
+        assert abs(fast_chars.transform(None, located) - chars.transform(cleaned)).max() < 1e-6
+        tokenize = word.build_tokenizer()
+        for doc, share in zip(cleaned, shares):
+            tokens = tokenize(doc)
+            assert share == pytest.approx(sum(t in word.vocabulary_ for t in tokens) / len(tokens) if tokens else 0.0)
+        # bounded: by the limit, or by one batch larger than it (kept until the next new chunk)
+        assert len(shared.raw_rows) <= max(shared.max_chunks, largest)
+    stats = shared.stats()
+    assert stats["clears"] > 0 and 0 < stats["hit_rate"] < 1, stats
+    # a batch seen before is answered from the raw chunks alone: nothing computed, and only the
+    # raw chunks that do not fold into exactly one word are folded again
+    chunks, per_doc = raw_chunks(*batches[-1])
+    refolded = sum(len(fold_words(c)) != 1 for c in chunks)
+    assert refolded  # the batch holds some (U+00A8, U+00B4)
+    before = shared.misses, shared.n
+    shared.locate_raw(chunks, per_doc, fold_words)
+    assert (shared.misses, shared.n) == (before[0] + refolded, before[1])
+
+
 def test_served_pipeline_shares_one_chunk_cache_only_behind_the_project_text_step(small_pipeline, request):
     """Behind ProductText (lower-cased, cleaned texts) the word and char vectorisers share one
     chunk cache; behind any other text step each keeps its own (their preprocessing may
