@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +26,22 @@ TEXT_LEN_BUCKETS = (0, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000
 SERVING_PATHS = ("fast", "partial", "sklearn")
 SHARE_BUCKETS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def observe_many(histogram: Histogram, amounts) -> None:
+    """`histogram.observe(a)` for every `a` of `amounts`, with one increment per bucket hit
+    instead of a lock, a bucket search and a sum update per amount: a 256-item batch observes
+    512 amounts, 2% of the API's time under load (issue 14). It reads prometheus_client's
+    Histogram internals (`_upper_bounds`, `_buckets`, `_sum`; version pinned in uv.lock);
+    tests/api/test_units.py checks the exposition equals per-amount `observe`."""
+    values = np.asarray(amounts, dtype=np.float64)
+    if not values.size:
+        return
+    # observe() counts an amount in the first bucket whose upper bound is >= it
+    where = np.searchsorted(np.asarray(histogram._upper_bounds), values, side="left")
+    for bucket, count in zip(*np.unique(where, return_counts=True)):
+        histogram._buckets[int(bucket)].inc(int(count))
+    histogram._sum.inc(float(values.sum()))
 
 
 def multiprocess_dir() -> str | None:

@@ -23,7 +23,7 @@ from api.engine.batching import MicroBatcher
 from api.engine.model_holder import ModelHolder
 from api.errors import ClientGone, ModelUnavailable
 from api.inference_log import InferenceLogWriter
-from api.metrics import Metrics
+from api.metrics import Metrics, observe_many
 from rakuten_assets.core.settings import Settings
 
 Item = tuple[str, "str | None"]
@@ -113,9 +113,7 @@ class PredictionService:
         now = datetime.now(timezone.utc)
         latency = time.perf_counter() - t0
         latency_ms = latency * 1000.0
-        out, rows = [], []
-        observe_len = self.metrics.text_len.observe
-        observe_known = self.metrics.known_words.observe
+        out, rows, lengths, shares = [], [], [], []
         for pid, (designation, description), (code, category, confidence, top, known) in zip(
                 prediction_ids(len(preds)), inputs, preds):
             out.append({"prediction_id": pid, "prdtypecode": code, "category": category,
@@ -125,9 +123,11 @@ class PredictionService:
                          "description": description, "prdtypecode": code,
                          "confidence": confidence, "model_version": version,
                          "latency_ms": latency_ms, "known_word_share": known})
-            observe_len(len(designation) + (len(description) if description else 0))
+            lengths.append(len(designation) + (len(description) if description else 0))
             if known is not None:
-                observe_known(known)
+                shares.append(known)
+        observe_many(self.metrics.text_len, lengths)
+        observe_many(self.metrics.known_words, shares)
         count = self.metrics.predictions.labels
         for code, n in Counter(p[0] for p in preds).items():
             count(str(code)).inc(n)

@@ -466,3 +466,33 @@ def test_batch_parts_are_bounded_by_text_not_items():
     assert text_parts(items, 10_000) == [(0, 5)]
     typical = [("t" * 80, "d" * 420)] * 256  # a typical batch: one turn of the model thread
     assert text_parts(typical, 262_144) == [(0, 256)]
+
+
+def test_observe_many_equals_one_observe_per_amount():
+    """The batch route observes its items' text lengths and known-word shares in bulk (issue 14):
+    the exposition must be what one `observe` per amount gives, bounds and the +Inf bucket too."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from api.metrics import SHARE_BUCKETS, TEXT_LEN_BUCKETS, observe_many
+
+    rng = np.random.default_rng(3)
+    for buckets, amounts in ((TEXT_LEN_BUCKETS, [0, 10, 11, 50_000, 50_001, 7, 7, 7] + rng.integers(0, 60_000, 300).tolist()),
+                             (SHARE_BUCKETS, [0.0, 1.0, 0.5, 0.95, 0.951] + rng.random(300).tolist()),
+                             (SHARE_BUCKETS, [])):
+        one, bulk = CollectorRegistry(), CollectorRegistry()
+        by_one = Histogram("h", "h", buckets=buckets, registry=one)
+        by_bulk = Histogram("h", "h", buckets=buckets, registry=bulk)
+        for amount in amounts:
+            by_one.observe(amount)
+        observe_many(by_bulk, amounts[:100])
+        observe_many(by_bulk, amounts[100:])
+        lines = {}
+        for name, registry in (("one", one), ("bulk", bulk)):
+            # _created is the histogram's creation time; the sum may differ in its last bits (the
+            # amounts are added in another order)
+            text = generate_latest(registry).decode().splitlines()
+            lines[name] = [line for line in text if "_created" not in line and not line.startswith("h_sum")]
+            lines[name + "_sum"] = float(next(line for line in text if line.startswith("h_sum")).split()[-1])
+        assert lines["bulk"] == lines["one"]
+        assert lines["bulk_sum"] == pytest.approx(lines["one_sum"], rel=1e-12)
+        assert any(line.startswith('h_bucket{le="+Inf"}') for line in lines["one"])
