@@ -184,6 +184,100 @@ class LocatedChunks:
         self.doc_of_chunk = np.repeat(np.arange(per_doc.size, dtype=np.int64), per_doc)
 
 
+# Every character `str.split()` splits on is at or below U+3000 (checked over all of Unicode in
+# tests/api/test_units.py): a table of them, indexed by code point.
+_WHITESPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=bool)
+_RAW_B1 = np.uint64(0x9E3779B97F4A7C15)  # odd bases of the two polynomial hashes of raw chunks
+_RAW_B2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+class _Powers:
+    """b**i and b**-i mod 2**64 for i < n, grown on demand (b odd, so invertible)."""
+
+    def __init__(self, base: np.uint64):
+        self.base, self.inverse = base, np.uint64(pow(int(base), -1, 1 << 64))
+        self.up = self.down = np.ones(0, dtype=np.uint64)
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.up.size < n:
+            size = max(n, 2 * self.up.size, 1 << 16)
+            self.up, self.down = self._powers(self.base, size), self._powers(self.inverse, size)
+        return self.up, self.down
+
+    @staticmethod
+    def _powers(base: np.uint64, n: int) -> np.ndarray:
+        factors = np.full(n, base, dtype=np.uint64)  # all uint64: a mix with int64 is float64
+        factors[0] = 1
+        return np.cumprod(factors, dtype=np.uint64)  # wraps mod 2**64
+
+
+class RawChunks:
+    """The whitespace-separated chunks of a batch of texts found and hashed in numpy, without a
+    Python string per chunk: `start`/`end` (positions in `text`, the texts joined by spaces),
+    `doc` (the text each chunk belongs to) and two independent 64-bit polynomial hashes of each
+    chunk's code points. Chunks are what `str.split()` gives (same whitespace)."""
+
+    _p1, _p2 = _Powers(_RAW_B1), _Powers(_RAW_B2)
+
+    def __init__(self, texts: list[str]):
+        self.n_docs = len(texts)
+        self.text = " ".join(texts)
+        # surrogatepass: a JSON body may carry a lone surrogate (a "\ud800" escape)
+        codes = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        space = _WHITESPACE[np.minimum(codes, 0x3000)] & (codes <= 0x3000)
+        edges = np.diff(np.concatenate(([True], space, [True])).view(np.int8))
+        self.start, self.end = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+        doc_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]]) if texts else np.zeros(0, np.int64)
+        self.doc = np.searchsorted(doc_starts, self.start, side="right") - 1
+        # +1: a code point 0 must still count (else "a" and "a\0" would hash alike)
+        values = codes.astype(np.uint64) + np.uint64(1)
+        self.h1, self.h2 = self._hash(values, self._p1), self._hash(values, self._p2)
+
+    def _hash(self, values: np.ndarray, powers: _Powers) -> np.ndarray:
+        # sum over the chunk of value[j] * b**(j - start): prefix sums of value * b**j, shifted
+        up, down = powers.upto(values.size + 1)
+        prefix = np.zeros(values.size + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.cumsum(values * up[:values.size], out=prefix[1:])
+            return (prefix[self.end] - prefix[self.start]) * down[self.start]
+
+    def chunk(self, i: int) -> str:
+        return self.text[self.start[i]:self.end[i]]
+
+    def per_doc(self) -> np.ndarray:
+        return np.bincount(self.doc, minlength=self.n_docs).astype(np.int64)
+
+
+class _RawIndex:
+    """Raw chunk -> row, by the chunk's two hashes: sorted first hashes searched in numpy, the
+    second hash confirming a hit (two chunks alike in 128 bits of hash: never, in practice)."""
+
+    def __init__(self):
+        self.h1 = np.zeros(0, dtype=np.uint64)
+        self.h2 = np.zeros(0, dtype=np.uint64)
+        self.rows = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def lookup(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        if not self.rows.size:
+            return np.full(h1.size, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.h1, h1), self.rows.size - 1)
+        hit = (self.h1[at] == h1) & (self.h2[at] == h2)
+        return np.where(hit, self.rows[at], -1)
+
+    def add(self, h1: np.ndarray, h2: np.ndarray, rows: np.ndarray) -> None:
+        """Adds the (distinct) chunks; one whose first hash is already taken is left out (it is
+        then folded each time it comes, which is only slower)."""
+        fresh = ~np.isin(h1, self.h1)
+        h1 = np.concatenate((self.h1, h1[fresh]))
+        order = np.argsort(h1, kind="stable")
+        self.h1 = h1[order]
+        self.h2 = np.concatenate((self.h2, h2[fresh]))[order]
+        self.rows = np.concatenate((self.rows, rows[fresh]))[order]
+
+
 class ChunkCache:
     """Per distinct whitespace-separated chunk of text ("chunk": what `str.split()` gives),
     what it contributes to a document, for each vectoriser that uses the cache: its character
@@ -209,7 +303,7 @@ class ChunkCache:
         self._compute: dict[int, Callable] = {}
         self._with_counts: dict[int, bool] = {}
         self._lock = threading.Lock()
-        self._fold: Callable | None = None  # the fold locate_raw's raw_rows were made with
+        self._fold: Callable | None = None  # the fold locate_raw's raw_index was made with
         self.lookups = 0
         self.misses = 0
         self.clears = 0  # the times a full cache was emptied
@@ -225,8 +319,7 @@ class ChunkCache:
 
     def _empty(self) -> None:
         self.rows: dict[str, int] = {}
-        # raw chunk (before folding) -> its one cleaned chunk's row: see locate_raw
-        self.raw_rows: dict[str, int] = {}
+        self.raw_index = _RawIndex()  # raw chunk (before folding) -> row: see locate_raw
         self.entries = {k: _Entries(self._with_counts[k]) for k in self._compute}
         self.n = 0
         self.size = 0  # entries of all vectorisers plus the chunks' characters
@@ -244,52 +337,60 @@ class ChunkCache:
             views = {k: e.view(self.n) for k, e in self.entries.items()}
         return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
 
-    def locate_raw(self, raw: list[str], per_doc: list[int], fold: Callable[[str], list[str]]) -> LocatedChunks:
-        """`locate_chunks` of texts given as raw chunks, before `fold` turns each into the
-        cleaned chunks it stands for (usually one; `fold` must work chunk by chunk, as
-        `rakuten_assets.core.text.fold_words` does). Each distinct raw chunk is folded once and
-        then mapped straight to its row: folding accents and case and splitting again cost more
-        than the look-up (about 60% of the words path's CPU, measured; issue 14). A raw chunk
-        that folds into no chunk or several is folded again each time it comes (rare: U+00A8,
-        for one, decomposes into a space and an accent). One cache serves one `fold`."""
+    def locate_raw(self, texts: list[str], fold: Callable[[str], list[str]]) -> LocatedChunks:
+        """`locate` of texts given raw, before `fold` turns each of their whitespace-separated
+        chunks into the cleaned chunks it stands for (usually one; `fold` must work chunk by
+        chunk, as `rakuten_assets.core.text.fold_words` does). Each distinct raw chunk is
+        folded once, then found by its hash (`RawChunks`): no Python string, fold or dict
+        look-up per chunk, which was most of a served batch's CPU (issue 14). A raw chunk that
+        folds into no chunk or several is folded again each time it comes (rare: U+00A8, for
+        one, decomposes into a space and an accent). One cache serves one `fold`."""
+        raw = RawChunks(texts)
         with self._lock:
             if fold is not self._fold:
-                self.raw_rows = {}
+                self.raw_index = _RawIndex()
                 self._fold = fold
-            rows, per_doc = self._raw_rows(raw, per_doc, fold)
+            rows, per_doc = self._raw_rows(raw, fold)
             views = {k: e.view(self.n) for k, e in self.entries.items()}
-        return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
+        return LocatedChunks(rows, per_doc, views)
 
-    def _raw_rows(self, raw: list[str], per_doc, fold) -> tuple[np.ndarray, object]:
-        rows = np.fromiter(map(self.raw_rows.get, raw, repeat(-1)), dtype=np.int64, count=len(raw))
+    def _raw_rows(self, raw: RawChunks, fold) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.raw_index.lookup(raw.h1, raw.h2)
         missing = np.flatnonzero(rows < 0)
-        self.lookups += len(raw)
+        self.lookups += rows.size
         self.misses += int(missing.size)
         if not missing.size:
-            return rows, per_doc
-        absent = [raw[i] for i in missing.tolist()]
-        folded = {chunk: fold(chunk) for chunk in dict.fromkeys(absent)}
-        words = list(chain.from_iterable(folded.values()))
+            return rows, raw.per_doc()
+        # one of each distinct missing chunk, by its hashes
+        pairs = np.stack((raw.h1[missing], raw.h2[missing]), axis=1)
+        _, first = np.unique(pairs, axis=0, return_index=True)
+        distinct = missing[np.sort(first)]
+        folded = [fold(raw.chunk(i)) for i in distinct.tolist()]
+        words = list(chain.from_iterable(folded))
         clears = self.clears
         found = dict(zip(words, self._rows(words, count=False).tolist()))
-        if self.clears != clears and missing.size < len(raw):
+        if self.clears != clears and missing.size < rows.size:
             # the cache was emptied to make room: the rows of the raw chunks found above are gone
-            self.lookups -= len(raw)
+            self.lookups -= rows.size
             self.misses -= int(missing.size)
-            return self._raw_rows(raw, per_doc, fold)
-        singles = {chunk: found[ws[0]] for chunk, ws in folded.items() if len(ws) == 1}
-        if singles and len(self.raw_rows) + len(singles) > self.max_chunks:
-            self.raw_rows = {}  # bounded like the rows; the rows themselves stay valid
-        self.raw_rows.update(singles)
-        if len(singles) == len(folded):
-            rows[missing] = [singles[chunk] for chunk in absent]
-            return rows, per_doc
-        # some raw chunks fold into no chunk or several: expand every raw chunk into its rows
-        expanded = [[r] if r >= 0 else [found[w] for w in folded[chunk]] for r, chunk in zip(rows.tolist(), raw)]
+            return self._raw_rows(raw, fold)
+        single = np.fromiter((len(ws) == 1 for ws in folded), dtype=bool, count=len(folded))
+        single_rows = np.array([found[ws[0]] for ws in folded if len(ws) == 1], dtype=np.int64)
+        if single.any():
+            if len(self.raw_index) + int(single.sum()) > self.max_chunks:
+                self.raw_index = _RawIndex()  # bounded like the rows; the rows stay valid
+            self.raw_index.add(raw.h1[distinct[single]], raw.h2[distinct[single]], single_rows)
+        rows[missing] = self.raw_index.lookup(raw.h1[missing], raw.h2[missing])
+        if (rows >= 0).all():
+            return rows, raw.per_doc()
+        # some raw chunks fold into no chunk or several (or were left out of the index): expand
+        # every chunk into its rows
+        keys = list(zip(raw.h1.tolist(), raw.h2.tolist()))
+        rows_of = {keys[i]: [found[w] for w in ws] for i, ws in zip(distinct.tolist(), folded)}
+        expanded = [[r] if r >= 0 else rows_of[key] for r, key in zip(rows.tolist(), keys)]
         lengths = np.fromiter(map(len, expanded), dtype=np.int64, count=len(expanded))
         rows = np.fromiter(chain.from_iterable(expanded), dtype=np.int64, count=int(lengths.sum()))
-        doc_of_raw = np.repeat(np.arange(len(per_doc)), per_doc)
-        return rows, np.bincount(doc_of_raw, weights=lengths, minlength=len(per_doc)).astype(np.int64)
+        return rows, np.bincount(raw.doc, weights=lengths, minlength=raw.n_docs).astype(np.int64)
 
     def _rows(self, chunks: list[str], count: bool = True) -> np.ndarray:
         """The rows of `chunks`, computing and adding the new ones; `count`: add them to the

@@ -24,7 +24,7 @@ from sklearn.pipeline import FeatureUnion
 
 from api.engine.featurize import ChunkCache, FastTfidf
 from rakuten_assets.core.categories import category_name
-from rakuten_assets.core.text import fold_words, raw_chunks
+from rakuten_assets.core.text import fold_words, markup_free_texts
 
 TOP_K = 5
 TEXT_COLUMNS = ["designation", "description"]
@@ -367,10 +367,9 @@ class Predictor:
 
     def _features_from_words(self, union: FeatureUnion, designations, descriptions):
         """The union's features and the known-word shares, from the texts' raw chunks: the
-        chunk cache folds (accents, case) each distinct raw chunk once and maps it to its row,
-        and the cleaned texts are never built as strings (issue 14)."""
-        chunks, per_doc = raw_chunks(designations, descriptions)
-        located = self.chunks.locate_raw(chunks, per_doc, fold_words)
+        chunk cache folds (accents, case) each distinct raw chunk once and finds it by its hash
+        afterwards, and the cleaned texts are never built as strings (issue 14)."""
+        located = self.chunks.locate_raw(markup_free_texts(designations, descriptions), fold_words)
         known = None
         word_id = self.word_vocabulary[2] if self.word_vocabulary else None
         parts = []

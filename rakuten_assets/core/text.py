@@ -100,16 +100,10 @@ def join_fields(designation: object, description: object) -> str:
     return " ".join(clean_words(designation) + clean_words(description))
 
 
-def raw_chunks(designations, descriptions) -> tuple[list[str], list[int]]:
+def markup_free_texts(designations, descriptions) -> list[str]:
     """Many rows' `join_fields` texts before `fold_words`: each row's `markup_free` title and
-    description split on whitespace, all rows' chunks one after the other, and how many each row
-    has. Folding each chunk gives the cleaned words (`fold_words` works chunk by chunk), so a
-    caller that meets the same chunk again can fold it once (the API's chunk cache)."""
-    chunks: list[str] = []
-    counts: list[int] = []
-    for designation, description in zip(designations, descriptions):
-        # one split of both fields (whitespace between them: the same chunks as two splits)
-        row = f"{markup_free(designation)} {markup_free(description)}".split()
-        chunks.extend(row)
-        counts.append(len(row))
-    return chunks, counts
+    description, joined by a space. Folding each whitespace-separated chunk gives the cleaned
+    words (`fold_words` works chunk by chunk), so a caller that meets the same chunk again can
+    fold it once (the API's chunk cache)."""
+    return [f"{markup_free(designation)} {markup_free(description)}"
+            for designation, description in zip(designations, descriptions)]

@@ -367,7 +367,7 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
 
     from api.engine.featurize import ChunkCache, FastTfidf
     from rakuten_assets.core.model import CharWbTfidf
-    from rakuten_assets.core.text import fold_words, join_fields, raw_chunks
+    from rakuten_assets.core.text import fold_words, join_fields, markup_free_texts
 
     rng = np.random.default_rng(1)
     words = ["Le", "CHAT", "chat", "Élégant", "ÉLÉGANT", "élégant", "&amp;eacute;t&eacute;", "<b>gras</b>",
@@ -396,9 +396,9 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
     largest = 0
     for titles, bodies in batches:
         cleaned = [join_fields(t, d) for t, d in zip(titles, bodies)]
-        chunks, per_doc = raw_chunks(titles, bodies)
-        largest = max(largest, len(set(chunks)))
-        located = shared.locate_raw(chunks, per_doc, fold_words)
+        texts = markup_free_texts(titles, bodies)
+        largest = max(largest, len({c for t in texts for c in t.split()}))
+        located = shared.locate_raw(texts, fold_words)
         got_word, shares = fast_word.transform_with_shares(None, located)
         assert got_word.shape[0] == len(cleaned)
         assert abs(got_word - word.transform(cleaned)).max() < 1e-6
@@ -408,16 +408,16 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
             tokens = tokenize(doc)
             assert share == pytest.approx(sum(t in word.vocabulary_ for t in tokens) / len(tokens) if tokens else 0.0)
         # bounded: by the limit, or by one batch larger than it (kept until the next new chunk)
-        assert len(shared.raw_rows) <= max(shared.max_chunks, largest)
+        assert len(shared.raw_index) <= max(shared.max_chunks, largest)
     stats = shared.stats()
     assert stats["clears"] > 0 and 0 < stats["hit_rate"] < 1, stats
     # a batch seen before is answered from the raw chunks alone: nothing computed, and only the
     # raw chunks that do not fold into exactly one word are folded again
-    chunks, per_doc = raw_chunks(*batches[-1])
-    refolded = sum(len(fold_words(c)) != 1 for c in chunks)
+    texts = markup_free_texts(*batches[-1])
+    refolded = sum(len(fold_words(c)) != 1 for t in texts for c in t.split())
     assert refolded  # the batch holds some (U+00A8, U+00B4)
     before = shared.misses, shared.n
-    shared.locate_raw(chunks, per_doc, fold_words)
+    shared.locate_raw(texts, fold_words)
     assert (shared.misses, shared.n) == (before[0] + refolded, before[1])
 
 
@@ -496,3 +496,27 @@ def test_observe_many_equals_one_observe_per_amount():
         assert lines["bulk"] == lines["one"]
         assert lines["bulk_sum"] == pytest.approx(lines["one_sum"], rel=1e-12)
         assert any(line.startswith('h_bucket{le="+Inf"}') for line in lines["one"])
+
+
+def test_raw_chunks_split_and_hash_like_python_strings():
+    """`RawChunks` finds chunks in numpy (issue 14): they must be `str.split()`'s, every
+    whitespace character of Unicode included, and a chunk's hashes must depend on its text
+    alone, wherever it stands."""
+    from api.engine.featurize import _WHITESPACE, RawChunks
+
+    whitespace = [c for c in range(0x110000) if chr(c).isspace()]
+    assert max(whitespace) < _WHITESPACE.size and np.flatnonzero(_WHITESPACE).tolist() == whitespace
+    rng = np.random.default_rng(5)
+    alphabet = ["a", "b", "é", "\x00", "\ud800", "🦄", "Σ"] + [chr(c) for c in whitespace]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 30))) for _ in range(300)] + ["", " ", "x"]
+    raw = RawChunks(texts)
+    chunks = [raw.chunk(i) for i in range(raw.start.size)]
+    assert chunks == [c for t in texts for c in t.split()]
+    assert raw.per_doc().tolist() == [len(t.split()) for t in texts]
+    by_text: dict[str, set] = {}
+    for chunk, h1, h2 in zip(chunks, raw.h1.tolist(), raw.h2.tolist()):
+        by_text.setdefault(chunk, set()).add((h1, h2))
+    assert all(len(hashes) == 1 for hashes in by_text.values())  # same text, same hashes
+    assert len({h for hashes in by_text.values() for h in hashes}) == len(by_text)  # else different
+    pair = RawChunks(["a", "a\x00"])  # a code point 0 counts
+    assert pair.h1[0] != pair.h1[1] and pair.h2[0] != pair.h2[1]

@@ -65,17 +65,13 @@ def test_clean_text_on_the_attack_is_the_text_itself():
 @pytest.mark.parametrize("text", [None, float("nan"), "", "   ", "<p>Été&nbsp;&amp;eacute; <b>x</b></p>",
                                   "Lot de 2\tchaises\u00a0ÉCRUES", "ﬁn ½ Ⅻ ＡＢＣ", "a <b c", "ΣΑΣ. Σ"])
 def test_clean_words_are_the_words_of_clean_text(text):
-    from rakuten_assets.core.text import clean_words, fold_words, raw_chunks
+    from rakuten_assets.core.text import clean_words, fold_words, markup_free_texts
 
     assert " ".join(clean_words(text)) == clean_text(text)
     assert clean_words(text) == clean_text(text).split()
-    chunks, counts = raw_chunks([text, "Titre", text], ["desc <i>ription</i>", text, None])
+    texts = markup_free_texts([text, "Titre", text], ["desc <i>ription</i>", text, None])
     expected = [join_fields(text, "desc <i>ription</i>"), join_fields("Titre", text), join_fields(text, None)]
-    rows, start = [], 0
-    for n in counts:
-        rows.append([w for chunk in chunks[start:start + n] for w in fold_words(chunk)])
-        start += n
-    assert rows == [e.split() for e in expected]
+    assert [[w for chunk in t.split() for w in fold_words(chunk)] for t in texts] == [e.split() for e in expected]
 
 
 # Contexts in which a character could make folding (NFKD, dropping combining marks, lower-casing)
