@@ -270,12 +270,16 @@ class _RawIndex:
     def add(self, h1: np.ndarray, h2: np.ndarray, rows: np.ndarray) -> None:
         """Adds the (distinct) chunks; one whose first hash is already taken is left out (it is
         then folded each time it comes, which is only slower)."""
-        fresh = ~np.isin(h1, self.h1)
-        h1 = np.concatenate((self.h1, h1[fresh]))
+        # merged into the sorted arrays by position: O(index + new) per call, not a re-sort
         order = np.argsort(h1, kind="stable")
-        self.h1 = h1[order]
-        self.h2 = np.concatenate((self.h2, h2[fresh]))[order]
-        self.rows = np.concatenate((self.rows, rows[fresh]))[order]
+        h1, h2, rows = h1[order], h2[order], rows[order]
+        at = np.searchsorted(self.h1, h1)
+        taken = self.h1[np.minimum(at, max(self.h1.size - 1, 0))] == h1 if self.h1.size else np.zeros(h1.size, bool)
+        fresh = ~taken
+        fresh[1:] &= h1[1:] != h1[:-1]  # two new chunks with one first hash: the first only
+        self.h1 = np.insert(self.h1, at[fresh], h1[fresh])
+        self.h2 = np.insert(self.h2, at[fresh], h2[fresh])
+        self.rows = np.insert(self.rows, at[fresh], rows[fresh])
 
 
 class ChunkCache:
@@ -362,9 +366,11 @@ class ChunkCache:
         if not missing.size:
             return rows, raw.per_doc()
         # one of each distinct missing chunk, by its hashes
-        pairs = np.stack((raw.h1[missing], raw.h2[missing]), axis=1)
-        _, first = np.unique(pairs, axis=0, return_index=True)
-        distinct = missing[np.sort(first)]
+        h1, h2 = raw.h1[missing], raw.h2[missing]
+        order = np.lexsort((h2, h1))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = (h1[order][1:] != h1[order][:-1]) | (h2[order][1:] != h2[order][:-1])
+        distinct = missing[np.sort(order[first])]
         folded = [fold(raw.chunk(i)) for i in distinct.tolist()]
         words = list(chain.from_iterable(folded))
         clears = self.clears

@@ -520,3 +520,19 @@ def test_raw_chunks_split_and_hash_like_python_strings():
     assert len({h for hashes in by_text.values() for h in hashes}) == len(by_text)  # else different
     pair = RawChunks(["a", "a\x00"])  # a code point 0 counts
     assert pair.h1[0] != pair.h1[1] and pair.h2[0] != pair.h2[1]
+
+
+def test_raw_index_keeps_one_chunk_per_first_hash():
+    """Two raw chunks alike in their first 64-bit hash (made up here; never met in practice):
+    the index keeps the first, answers -1 for the other (which is then folded each time, the
+    slow but right path), and never confuses them: the second hash must match too."""
+    from api.engine.featurize import _RawIndex
+
+    u = lambda *v: np.array(v, dtype=np.uint64)  # noqa: E731
+    index = _RawIndex()
+    index.add(u(5, 3, 9), u(50, 30, 90), np.array([0, 1, 2]))
+    index.add(u(4, 5, 4, 7), u(40, 51, 41, 70), np.array([3, 4, 5, 6]))  # 5 taken; 4 twice
+    assert index.h1.tolist() == sorted(index.h1.tolist()) and len(index) == 5
+    assert index.lookup(u(5, 5, 3, 9, 4, 4, 7, 8), u(50, 51, 30, 90, 40, 41, 70, 80)).tolist() == \
+        [0, -1, 1, 2, 3, -1, 6, -1]
+    assert _RawIndex().lookup(u(1), u(1)).tolist() == [-1]
