@@ -70,9 +70,10 @@ class ServingPath(BaseModel):
     vectorizers: int = Field(description="TF-IDF vectorisers in the pipeline.")
     fast_classifier: bool = Field(description="Calibrated classifier computed for all classes "
                                   "at once.")
-    shared_chunk_cache: bool = Field(description="The cleaned texts' words feed one cache of "
-                                     "per-word features shared by the fast vectorisers (never "
-                                     "joined into strings and split again).")
+    shared_chunk_cache: bool = Field(description="The texts' raw chunks (markup removed, not "
+                                     "yet folded) feed one cache of per-chunk features shared by "
+                                     "the fast vectorisers: each distinct chunk is folded and "
+                                     "featurised once, then found by its hash.")
     chunk_caches: list[ChunkCacheStats] = Field(description="The per-chunk feature caches.")
     fallbacks: list[str] = Field(description="Why each missing fast part is missing.")
 

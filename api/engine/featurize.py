@@ -25,6 +25,12 @@ counting is done differently:
 * the project's own `CharWbTfidf` (rakuten_assets.core.model, same matrix as sklearn's char_wb
   without lower-casing) takes the hashed char_wb path too.
 
+* the served pipeline (the project's text step, then vectorisers sharing one `ChunkCache`):
+  each text's whitespace-separated chunks, markup removed but accents and case not folded yet,
+  are found and hashed in numpy (`RawChunks`) and looked up by hash (`ChunkCache.locate_raw`); a
+  chunk is folded and featurised only the first time it comes. Python touches no chunk it has
+  seen before: the split, fold and dict look-up per chunk were most of a batch's CPU (issue 14).
+
 The counts then go through the vectorizer's own fitted `TfidfTransformer`. `FastTfidf.check`
 compares the result with sklearn's on sample documents; the predictor also compares the final
 probabilities, and falls back to the plain pipeline on any difference.
