@@ -298,14 +298,30 @@ def test_fast_word_counting_equals_sklearn_for_ngram_ranges():
             assert share == pytest.approx(sum(w in unigrams for w in words) / len(words) if words else 0.0)
 
 
-def test_chunk_cache_keeps_counts_exact_across_batches_evictions_and_threads():
-    """Per-chunk caching (issue 14): a word and a char_wb vectoriser sharing one cache give
-    scikit-learn's matrices on every batch, whether the chunks are new, cached, or the cache
-    was just emptied at its bound; concurrent batches from several threads too."""
+def _vectorisers_sharing_a_cache(train: list[str]):
+    """A word and a char_wb vectoriser fitted on `train` (as the project's pipeline makes them),
+    their fast versions, and the one 40-chunk cache the fast versions share."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from api.engine.featurize import ChunkCache, FastTfidf
     from rakuten_assets.core.model import CharWbTfidf
+
+    word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True,
+                           min_df=2, dtype=np.float32).fit(train)
+    chars = CharWbTfidf(ngram_range=(2, 5), min_df=2).fit(train)
+    fast_word, fast_chars = FastTfidf(word), FastTfidf(chars)
+    shared = ChunkCache(max_chunks=40)
+    for fast in (fast_word, fast_chars):
+        assert fast.chunks is not None and fast.preprocess_is_lowercase
+        fast.share(shared)
+    return word, chars, fast_word, fast_chars, shared
+
+
+def test_chunk_cache_keeps_counts_exact_across_batches_evictions_and_threads():
+    """Per-chunk caching (issue 14): a word and a char_wb vectoriser sharing one cache give
+    scikit-learn's matrices on every batch, whether the chunks are new, cached, or the cache
+    was just emptied at its bound; concurrent batches from several threads too."""
+    from api.engine.featurize import FastTfidf
 
     rng = np.random.default_rng(0)
     words = ["le", "chat", "noir", "lot", "de", "2", "l'école", "piscine", "3,66x0,76m", "ünï",
@@ -315,16 +331,8 @@ def test_chunk_cache_keeps_counts_exact_across_batches_evictions_and_threads():
         picked = rng.choice(len(words) + 50, size=n_words)
         return " ".join(words[i] if i < len(words) else f"w{i}{rng.integers(3)}" for i in picked)
 
-    train = [text(12) for _ in range(300)]
-    word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True,
-                           min_df=2, dtype=np.float32).fit(train)
-    chars = CharWbTfidf(ngram_range=(2, 5), min_df=2).fit(train)
-    fast_word, fast_chars = FastTfidf(word), FastTfidf(chars)
     # a bound of 40 chunks: batches of new words empty the cache again and again
-    shared = ChunkCache(max_chunks=40)
-    for fast in (fast_word, fast_chars):
-        assert fast.chunks is not None and fast.preprocess_is_lowercase
-        fast.share(shared)
+    word, chars, fast_word, fast_chars, shared = _vectorisers_sharing_a_cache([text(12) for _ in range(300)])
     batches = [[text(rng.integers(0, 30)) for _ in range(rng.integers(1, 20))] for _ in range(30)]
     batches += [["", "   ", "\t"], batches[0], batches[0]]
     largest = 0
@@ -363,10 +371,6 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
     including raw chunks that fold into no word or several (U+00A8 and U+00B4 decompose into a
     space and an accent), case and accent variants of one word, and a bound that empties the
     cache again and again."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from api.engine.featurize import ChunkCache, FastTfidf
-    from rakuten_assets.core.model import CharWbTfidf
     from rakuten_assets.core.text import fold_words, join_fields, markup_free_texts
 
     rng = np.random.default_rng(1)
@@ -384,13 +388,7 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
         return [field(rng.integers(1, 15)) for _ in range(n)], [field(rng.integers(0, 15)) for _ in range(n)]
 
     train = [join_fields(t, d) for t, d in zip(*batch(300))]
-    word = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True,
-                           min_df=2, dtype=np.float32).fit(train)
-    chars = CharWbTfidf(ngram_range=(2, 5), min_df=2).fit(train)
-    fast_word, fast_chars = FastTfidf(word), FastTfidf(chars)
-    shared = ChunkCache(max_chunks=40)
-    for fast in (fast_word, fast_chars):
-        fast.share(shared)
+    word, chars, fast_word, fast_chars, shared = _vectorisers_sharing_a_cache(train)
     batches = [batch(rng.integers(1, 20)) for _ in range(30)]
     batches += [([None, "  ", "\u00a8"], ["\t", None, "\u00b4 \u0301"]), batches[0], batches[0]]
     largest = 0
@@ -529,7 +527,9 @@ def test_raw_index_keeps_one_chunk_per_first_hash():
     slow but right path), and never confuses them: the second hash must match too."""
     from api.engine.featurize import _RawIndex
 
-    u = lambda *v: np.array(v, dtype=np.uint64)  # noqa: E731
+    def u(*values):
+        return np.array(values, dtype=np.uint64)
+
     index = _RawIndex()
     index.add(u(5, 3, 9), u(50, 30, 90), np.array([0, 1, 2]))
     index.add(u(4, 5, 4, 7), u(40, 51, 41, 70), np.array([3, 4, 5, 6]))  # 5 taken; 4 twice
