@@ -198,17 +198,20 @@ _RAW_B2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 class _Powers:
-    """b**i and b**-i mod 2**64 for i < n, grown on demand (b odd, so invertible)."""
+    """b**i and b**-i mod 2**64 for i < n, grown on demand (b odd, so invertible). Shared by
+    threads: a caller keeps the pair it read or made, which is long enough for it."""
 
     def __init__(self, base: np.uint64):
         self.base, self.inverse = base, np.uint64(pow(int(base), -1, 1 << 64))
-        self.up = self.down = np.ones(0, dtype=np.uint64)
+        self.pair = (np.ones(0, dtype=np.uint64), np.ones(0, dtype=np.uint64))
 
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.up.size < n:
-            size = max(n, 2 * self.up.size, 1 << 16)
-            self.up, self.down = self._powers(self.base, size), self._powers(self.inverse, size)
-        return self.up, self.down
+        pair = self.pair
+        if pair[0].size < n:
+            size = max(n, 2 * pair[0].size, 1 << 16)
+            pair = self._powers(self.base, size), self._powers(self.inverse, size)
+            self.pair = pair  # one assignment: other threads see the old pair or the new one
+        return pair
 
     @staticmethod
     def _powers(base: np.uint64, n: int) -> np.ndarray:

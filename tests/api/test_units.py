@@ -418,6 +418,23 @@ def test_chunk_cache_from_raw_chunks_gives_the_cleaned_texts_features():
     shared.locate_raw(texts, fold_words)
     assert (shared.misses, shared.n) == (before[0] + refolded, before[1])
 
+    # threads at once on one small cache (emptied again and again meanwhile): still exact
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, _, fast_word, fast_chars, shared = _vectorisers_sharing_a_cache(train)
+
+    def features(batch):
+        located = shared.locate_raw(markup_free_texts(*batch), fold_words)
+        return fast_word.transform(None, located), fast_chars.transform(None, located)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(features, batches * 3))
+    for (got_word, got_chars), batch in zip(results, batches * 3):
+        cleaned = [join_fields(t, d) for t, d in zip(*batch)]
+        assert abs(got_word - word.transform(cleaned)).max() < 1e-6
+        assert abs(got_chars - chars.transform(cleaned)).max() < 1e-6
+    assert shared.stats()["clears"] > 0
+
 
 def test_served_pipeline_shares_one_chunk_cache_only_behind_the_project_text_step(small_pipeline, request):
     """Behind ProductText (lower-cased, cleaned texts) the word and char vectorisers share one
