@@ -283,7 +283,7 @@ class _RawIndex:
         order = np.argsort(h1, kind="stable")
         h1, h2, rows = h1[order], h2[order], rows[order]
         at = np.searchsorted(self.h1, h1)
-        taken = self.h1[np.minimum(at, max(self.h1.size - 1, 0))] == h1 if self.h1.size else np.zeros(h1.size, bool)
+        taken = self.h1[np.minimum(at, self.h1.size - 1)] == h1 if self.h1.size else np.zeros(h1.size, bool)
         fresh = ~taken
         fresh[1:] &= h1[1:] != h1[:-1]  # two new chunks with one first hash: the first only
         self.h1 = np.insert(self.h1, at[fresh], h1[fresh])
@@ -339,16 +339,12 @@ class ChunkCache:
 
     def locate(self, texts: list[str]) -> LocatedChunks:
         per_doc = list(map(str.split, texts))
-        return self.locate_chunks(list(chain.from_iterable(per_doc)), list(map(len, per_doc)))
-
-    def locate_chunks(self, chunks: list[str], per_doc: list[int]) -> LocatedChunks:
-        """`locate` of texts given as their chunks (all texts' chunks one after the other,
-        and how many each text has), as the predictor's text step makes them: no join and
-        split again."""
+        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
+        chunks = list(chain.from_iterable(per_doc))
         with self._lock:
             rows = self._rows(chunks)
             views = {k: e.view(self.n) for k, e in self.entries.items()}
-        return LocatedChunks(rows, np.asarray(per_doc, dtype=np.int64), views)
+        return LocatedChunks(rows, counts, views)
 
     def locate_raw(self, texts: list[str], fold: Callable[[str], list[str]]) -> LocatedChunks:
         """`locate` of texts given raw, before `fold` turns each of their whitespace-separated
@@ -623,7 +619,8 @@ class FastTfidf:
         share of its tokens (as the vectorizer tokenises them) that are unigrams of the
         vocabulary (0.0 for a document without tokens), from the same tokenisation; else None.
         `located`: the documents already looked up in this vectoriser's chunk cache."""
-        docs = list(docs) if docs is not None else None
+        if located is None:
+            docs = list(docs)
         if not self.word_tables or self.char_tables:
             return self.transform(docs, located), None
         counts, ids, lengths = self._word_counts(docs, located)

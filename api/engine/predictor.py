@@ -335,11 +335,11 @@ class Predictor:
         return out
 
     def _shared_chunks(self) -> ChunkCache | None:
-        """One chunk cache for the vectorizers of the served pipeline's union (`_words_union`):
-        the project's cleaned texts reach it as words, split once for all of them. The texts
-        are lower-cased already, so a vectorizer that lower-cases sees the same words as one
-        that does not (lower-casing is idempotent, every code point checked)."""
-        union = self._words_union()
+        """One chunk cache for the vectorizers of the served pipeline's union (`_raw_chunks_union`):
+        the texts' raw chunks are found, folded and looked up once for all of them. Folding
+        lower-cases, so a vectorizer that lower-cases sees the same chunks as one that does not
+        (lower-casing is idempotent, every code point checked)."""
+        union = self._raw_chunks_union()
         if union is None:
             return None
         shared = ChunkCache()
@@ -347,8 +347,8 @@ class Predictor:
             self.fast_vectorizers[id(t)].share(shared)
         return shared
 
-    def _words_union(self) -> FeatureUnion | None:
-        """The FeatureUnion that can be fed straight from the cleaned words: the pipeline is
+    def _raw_chunks_union(self) -> FeatureUnion | None:
+        """The FeatureUnion that can be fed from the texts' raw chunks: the pipeline is
         the project's text step, then a union whose every part is a fast vectorizer with a
         chunk cache and no preprocessing beyond lower-casing, then the classifier (the served
         model); else None."""
@@ -365,7 +365,7 @@ class Predictor:
             return None
         return union
 
-    def _features_from_words(self, union: FeatureUnion, designations, descriptions):
+    def _features_from_raw_chunks(self, union: FeatureUnion, designations, descriptions):
         """The union's features and the known-word shares, from the texts' raw chunks: the
         chunk cache folds (accents, case) each distinct raw chunk once and finds it by its hash
         afterwards, and the cleaned texts are never built as strings (issue 14)."""
@@ -393,8 +393,8 @@ class Predictor:
         if not self.fast or not steps:
             return np.asarray(self.pipeline.predict_proba(to_frame(designations, descriptions))), None, None
         texts = None
-        if self.chunks is not None:  # the served model: words straight into the shared cache
-            X, known = self._features_from_words(steps[1][1], designations, descriptions)
+        if self.chunks is not None:  # the served model: raw chunks straight into the shared cache
+            X, known = self._features_from_raw_chunks(steps[1][1], designations, descriptions)
             classifier = self.fast_classifier or steps[-1][1]
             return np.asarray(classifier.predict_proba(X)), None, known
         if self.text_fn is not None:

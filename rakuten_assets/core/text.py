@@ -74,8 +74,7 @@ def fold_words(text: str) -> list[str]:
 
 
 def clean_words(text: object) -> list[str]:
-    """The words of the cleaned text: `clean_text(text) == " ".join(clean_words(text))`.
-    (The API's fast path reads words, not strings: issue 14.)"""
+    """The words of the cleaned text: `clean_text(text) == " ".join(clean_words(text))`."""
     return fold_words(markup_free(text))
 
 
