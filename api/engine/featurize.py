@@ -662,8 +662,15 @@ class FastTfidf:
                 return self._char_counts_of(list(map(str.split, texts)))
             located = self.chunks.locate(texts)
         # documents x chunks (how often each chunk occurs) times chunks x n-grams
-        occurrences = self._to_csr([located.doc_of_chunk], [located.rows], located.per_doc.size,
-                                   located.views[id(self)].ptr.size - 1)
+        # built as it stands, no sort: the chunks come in document order, and the product
+        # adds up a chunk that occurs twice in a document (a duplicate column) as well as a
+        # count of 2 would (a sixth of the char path's time, issue 14)
+        indptr = np.zeros(located.per_doc.size + 1, dtype=np.int32)
+        np.cumsum(located.per_doc, out=indptr[1:])
+        occurrences = sp.csr_matrix((np.ones(located.rows.size, dtype=np.float32),
+                                     located.rows.astype(np.int32), indptr),
+                                    shape=(located.per_doc.size, located.views[id(self)].ptr.size - 1),
+                                    copy=False)
         return (occurrences @ located.views[id(self)].matrix(self.n_features)).tocsr()
 
     def _chunk_char_counts(self, chunks: list[str]):
