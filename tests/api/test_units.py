@@ -550,7 +550,29 @@ def test_raw_index_keeps_one_chunk_per_first_hash():
     index = _RawIndex()
     index.add(u(5, 3, 9), u(50, 30, 90), np.array([0, 1, 2]))
     index.add(u(4, 5, 4, 7), u(40, 51, 41, 70), np.array([3, 4, 5, 6]))  # 5 taken; 4 twice
-    assert index.h1.tolist() == sorted(index.h1.tolist()) and len(index) == 5
+    assert len(index) == 5
     assert index.lookup(u(5, 5, 3, 9, 4, 4, 7, 8), u(50, 51, 30, 90, 40, 41, 70, 80)).tolist() == \
         [0, -1, 1, 2, 3, -1, 6, -1]
     assert _RawIndex().lookup(u(1), u(1)).tolist() == [-1]
+
+
+def test_raw_index_finds_every_chunk_in_its_table_and_among_the_recent_ones():
+    """Chunks added in batches of every size land in the hash table (rebuilt as the index
+    grows) or in the sorted array of those added since: every one is found with its row, any
+    other pair of hashes is not, whichever part holds it."""
+    from api.engine.featurize import _RawIndex
+
+    rng = np.random.default_rng(7)
+    index, h1s, h2s, rows = _RawIndex(), [], [], []
+    for size in (1, 5, 700, 1500, 3, 2500, 40, 9000, 1):
+        h1 = rng.integers(0, 2**64, size, dtype=np.uint64)
+        h2 = rng.integers(0, 2**64, size, dtype=np.uint64)
+        row = np.arange(len(rows), len(rows) + size)
+        index.add(h1, h2, row)
+        h1s += h1.tolist(); h2s += h2.tolist(); rows += row.tolist()
+        held = np.array(h1s, dtype=np.uint64), np.array(h2s, dtype=np.uint64)
+        assert index.lookup(*held).tolist() == rows
+        assert 0 < index.tabled or len(index) <= _RawIndex._REBUILD_MIN  # the table is used
+        others = rng.integers(0, 2**64, 500, dtype=np.uint64)
+        assert (index.lookup(others, others) == -1).all()
+        assert (index.lookup(held[0], held[1] + np.uint64(1)) == -1).all()  # second hash differs
