@@ -68,8 +68,9 @@ class ServingPath(BaseModel):
     text_step: bool = Field(description="Text cleaning called directly, without a DataFrame.")
     fast_vectorizers: int = Field(description="TF-IDF vectorisers on the fast counting path.")
     vectorizers: int = Field(description="TF-IDF vectorisers in the pipeline.")
-    fast_classifier: bool = Field(description="Calibrated classifier computed for all classes "
-                                  "at once.")
+    fast_classifier: bool = Field(description="The classifier on its fast path: the project's "
+                                  "softmax linear model as it is, or sigmoid calibration computed "
+                                  "for all classes at once.")
     shared_chunk_cache: bool = Field(description="The texts' raw chunks (markup removed, not "
                                      "yet folded) feed one cache of per-chunk features shared by "
                                      "the fast vectorisers: each distinct chunk is folded and "

@@ -85,6 +85,26 @@ Issue 14 (target 0.745; same folds; LinearSVC/SGD class_weight="balanced"; wF1 /
     The fold-to-fold standard deviation is ~0.01 (standard error of the 5-fold mean ~0.0045):
     every variant since the blend lies within a third of that of 0.743. TF-IDF + linear models
     have plateaued on these 4,094 rows; 0.745 is not reached by any of them here.
+  2026-12-04, fifth session (the scripts: one thread, features cached per fold; wF1 / log loss /
+    ECE; "cost" = classifier fit CPU relative to sgd_sigmoid's on the same fold; every
+    temperature, offset and scale fitted on training-fold rows only):
+    SGD on all rows, temperature on its own training scores: 0.7396 / 1.152 / 0.118 (overconfident)
+    holdout at weight 0 -> one softmax temperature on its scores -> 0 / 1 / 2 / 3 more passes of
+      partial_fit over ALL rows: 0.7333 / 0.7353 / 0.7374 / 0.7384, log loss 1.000-0.983, ECE
+      ~0.06, cost 0.87 / 1.06 / 1.27 / 1.47; +2 passes over three holdout draws: 0.7374 /
+      0.7387 / 0.7383  => the new default, build_classifier("sgd_softmax") (SoftmaxOnHoldout)
+    the same with a temperature + 27 class biases fitted by log loss: 0.7315-0.7356 (no gain)
+    per-class offsets maximising weighted F1 on the holdout (+2 passes): 0.7306; on 3-fold
+      out-of-fold scores: 0.7367; on the blend: 0.7371 (they gain 2.5+ points where they are
+      fitted and lose them on the test folds: overfitting)
+    every digit made 0: default +2 passes 0.7402 (0.740-0.743 over three holdout draws), blend
+      0.7440; with char_wb 1-6 as well: blend 0.7436, default +2 passes 0.7387 (both knobs
+      were compared on these test folds, so these figures lean optimistic; not adopted)
+    blend with an SGD squared-hinge member instead of LinearSVC (cheaper): out-of-fold 0.7411
+      (cost 5.8), holdout version +2 passes 0.7372 (cost 2.0)
+    On the synthetic 85k catalogue one temperature is ~0.2 points behind per-class sigmoids
+    (80/20 split: 0.8605 against 0.8625; ECE 0.031 against 0.068): the synthetic classes are
+    cleaner than real ones. Target 0.745 NOT met by any variant: best cheap 0.7402, best 0.7440.
 The holdout costs ~1 point here (on 4k rows, 10% fewer training rows and sigmoids fitted on
 ~330 rows). At full size it costs nothing: on the synthetic 85k catalogue (80/20 split) holdout
 vs cv=3 gave 0.8683 vs 0.8686 weighted F1, log loss 0.542 vs 0.539, ECE 0.066 vs 0.067, for
@@ -109,7 +129,7 @@ from sklearn.pipeline import make_pipeline
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "rakuten" / "labeled_text.csv"
-OURS, BLEND, THEIRS = "build_classifier()", "svm_sgd_blend", "original recipe"
+OURS, BEFORE, BLEND, THEIRS = "build_classifier()", "sgd_sigmoid", "svm_sgd_blend", "original recipe"
 
 
 def original_recipe():
@@ -149,15 +169,19 @@ def main() -> int:
     if args.quick:
         folds = folds[:2]
     scores: dict[str, dict[str, list[float]]] = {}
-    for name in (OURS, BLEND, THEIRS):
+    from rakuten_assets.core.model import DEFAULT_CLASSIFIER
+
+    # the default, the default until 2026-12-04 (per-class sigmoids), the blend, the original
+    kinds = {OURS: DEFAULT_CLASSIFIER, BEFORE: BEFORE, BLEND: BLEND}
+    names = [OURS] + [n for n in (BEFORE, BLEND) if kinds[n] != DEFAULT_CLASSIFIER] + [THEIRS]
+    for name in names:
         s = scores[name] = {k: [] for k in ("weighted", "macro", "log_loss", "ece", "fit_s", "fit_cpu",
                                             "predict_s", "predict_cpu")}
         for train, test in folds:
             if name == THEIRS:
                 model, x_train, x_test = original_recipe(), original_text(frame.iloc[train]), original_text(frame.iloc[test])
             else:
-                kind = "svm_sgd_blend" if name == BLEND else "sgd_sigmoid"
-                model, x_train, x_test = build_classifier(kind), frame.iloc[train], frame.iloc[test]
+                model, x_train, x_test = build_classifier(kinds[name]), frame.iloc[train], frame.iloc[test]
             wall, cpu = time.perf_counter(), time.process_time()
             model.fit(x_train, y[train])
             s["fit_s"].append(time.perf_counter() - wall)
@@ -174,7 +198,7 @@ def main() -> int:
 
     print(f"{len(frame):,} real rows, {len(folds)} of {args.folds} stratified folds (seed {args.seed}), "
           "same folds for every model")
-    print(f"{OURS}: {describe_classifier(build_classifier())}")
+    print(f"{OURS} ({DEFAULT_CLASSIFIER}): {describe_classifier(build_classifier())}")
     print(f"{BLEND}: {describe_classifier(build_classifier('svm_sgd_blend'))}")
     print(f"{'model':<20} {'weighted F1':>16} {'macro F1':>16} {'log loss':>9} {'ECE':>6} "
           f"{'fit s (cpu)':>13} {'predict s (cpu)':>16}")
@@ -188,7 +212,7 @@ def main() -> int:
     print(f"difference: {ours - theirs:+.4f} weighted F1 ({ours / theirs:.3f}x the original; "
           f"better on {int((gains > 0).sum())} of {len(gains)} folds); target >= 0.78: "
           f"{'met' if ours >= 0.78 else 'NOT met'}")
-    for name in (OURS, BLEND):
+    for name in [n for n in names if n != THEIRS]:
         mean = np.mean(scores[name]["weighted"])
         print(f"{name}: weighted F1 {mean:.4f}, issue 14's target >= 0.745: {'met' if mean >= 0.745 else 'NOT met'}; "
               f"classifier fit {np.mean(scores[name]['fit_cpu']):.1f} s CPU per fold")

@@ -182,11 +182,12 @@ class FastCalibratedLinear:
 
 
 def _lean_classifier(clf):
-    """The project's `SoftmaxLinearEnsemble` predicts with one sparse product and a softmax, no
-    input validation: it is its own fast path."""
-    if type(clf).__name__ == "SoftmaxLinearEnsemble" and type(clf).__module__ == "rakuten_assets.core.model":
-        return clf
-    return None
+    """The project's softmax linear models (`SoftmaxOnHoldout`, the default, and
+    `SoftmaxLinearEnsemble`) predict with one sparse product and a softmax, no input
+    validation: they are their own fast path."""
+    from rakuten_assets.core.model import SoftmaxLinear
+
+    return clf if isinstance(clf, SoftmaxLinear) else None
 
 
 def _direct_text_step(step):
@@ -254,8 +255,9 @@ class Predictor:
         self.fast_classifier = (_lean_classifier(steps[-1][1])
                                 or FastCalibratedLinear.build(steps[-1][1]))
         if self.fast_classifier is None:
-            self.fallbacks.append(f"classifier {type(steps[-1][1]).__name__} is not a sigmoid-"
-                                  "calibrated linear model: scikit-learn's predict_proba")
+            self.fallbacks.append(f"classifier {type(steps[-1][1]).__name__} is neither the "
+                                  "project's softmax linear model nor a sigmoid-calibrated "
+                                  "linear model: scikit-learn's predict_proba")
 
         def same() -> bool:
             after = self.predict_proba(designations, descriptions)

@@ -3,10 +3,13 @@
     Pipeline([("text", ProductText()),                       # DataFrame -> cleaned strings
               ("features", FeatureUnion([("words", ...),     # word 1-2-gram TF-IDF
                                          ("chars", ...)])),  # char_wb 2-5-gram TF-IDF
-              ("classifier", CalibratedOnHoldout(SGD log-loss, sigmoid, 10% holdout)))])
+              ("classifier", SoftmaxOnHoldout(SGD log-loss, one softmax temperature
+                                              fitted on a 10% holdout, 2 more passes)))])
     # or, with build_classifier("svm_sgd_blend") / RAKUTEN_CLASSIFIER=svm_sgd_blend:
               ("classifier", SoftmaxLinearEnsemble(LinearSVC + SGD log-loss,
                                                    one softmax temperature, 3-fold OOF))
+    # or, with build_classifier("sgd_sigmoid"), the default until 2026-12-04:
+              ("classifier", CalibratedOnHoldout(SGD log-loss, sigmoid, 10% holdout))
 
 Why it is built this way (cross-validation figures: benchmarks/model_quality.py, which also
 lists what was tried):
@@ -18,20 +21,22 @@ lists what was tried):
   tests/test_model.py) without building ~1,800 n-gram strings per product in Python, which made
   sklearn's char_wb the most expensive step of training. Dropping n-grams found in more than 10%
   of products (`max_df`) halves the matrix, and so the classifier's work, at no cost in F1.
-* The opt-in classifier (issue 14, `svm_sgd_blend`): a hinge LinearSVC and a logistic SGD blended into one linear model
-  (`SoftmaxLinearEnsemble`), probabilities from a softmax with one temperature fitted on
-  3-fold out-of-fold scores. CV weighted F1 0.743 against 0.729 for the SGD + holdout sigmoid
-  model below, log loss 1.01 against 1.05, calibration error 0.07 against 0.14; serving is one
-  sparse product and a softmax (cheaper than 27 sigmoids). Training fits each member 4 times:
-  ~8x the default's classifier CPU, hence not the default yet (CLASSIFIERS below).
-* The default classifier (`sgd_sigmoid`) is trained once. `CalibratedClassifierCV(LinearSVC, cv=3)` trained four SVMs
-  (three only to produce calibration data) and ran three per prediction. Here one model trains
-  on 90% of the rows (the other 10% weigh 0, so no copy of the matrix: `CalibratedOnHoldout`),
-  the per-class sigmoids on those 10% (`CalibrationHoldout`), and one model runs at prediction. SGD with the logistic loss scores like LinearSVC in cross-validation,
-  converges in ~5 passes at full size and spreads the 27 one-vs-rest problems over two threads.
-  Fitting on 68k rows on this 2-core machine: ~14 s CPU for the features, ~16 s CPU (two
-  threads) for the classifier, 1.4 GB peak RSS. cv=3 calibration gives the same F1 and log loss
-  there (synthetic 85k catalogue, 80/20 split) for 3x the classifier time.
+* The default classifier (`sgd_softmax`, `SoftmaxOnHoldout`): one logistic SGD, trained with
+  the 10% holdout at weight 0 (no copy of the matrix), one softmax temperature fitted on the
+  holdout's scores, then two more passes over all rows. One temperature keeps the ranking of
+  the scores: calibration never changes a prediction, and the model learns from every row.
+  `CalibratedClassifierCV(LinearSVC, cv=3)` trained four SVMs (three only to produce
+  calibration data) and ran three per prediction; the per-class sigmoids of `sgd_sigmoid` (the
+  default until 2026-12-04) changed the ranking and never learnt from the 10%. SGD with the
+  logistic loss scores like LinearSVC in cross-validation, converges in ~5 passes at full size
+  and spreads the 27 one-vs-rest problems over two threads. Served as one sparse product and a
+  softmax.
+* The opt-in classifier (issue 14, `svm_sgd_blend`): a hinge LinearSVC and a logistic SGD
+  blended into one linear model (`SoftmaxLinearEnsemble`), probabilities from a softmax with
+  one temperature fitted on 3-fold out-of-fold scores. Training fits each member 4 times (10.0 s
+  CPU per fold of the 4k-row CV for the whole pipeline, against 2.8 s for the default), hence
+  opt-in (CLASSIFIERS below). Cross-validation figures of
+  all three: benchmarks/model_quality.py and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -268,7 +273,103 @@ class ColumnMajorSGDClassifier(SGDClassifier):
         return self
 
 
-class SoftmaxLinearEnsemble(BaseEstimator, ClassifierMixin):
+def fit_temperature(scores: np.ndarray, codes: np.ndarray) -> float:
+    """The softmax temperature that minimises the log loss of `scores` (rows x classes) for
+    the true class indices `codes`. One temperature keeps the ranking of the scores, so it
+    calibrates without changing a prediction. Fitted here rather than with sklearn's
+    temperature method: sklearn 1.9 reads integer class codes such as 2583 as class indices."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    if not len(codes):
+        return 1.0
+    rows = np.arange(len(codes))
+
+    def log_loss(log_t: float) -> float:
+        return -log_softmax(scores / np.exp(log_t), axis=1)[rows, codes].mean()
+
+    return float(np.exp(minimize_scalar(log_loss, bounds=(-8, 4), method="bounded").x))
+
+
+class SoftmaxLinear(BaseEstimator, ClassifierMixin):
+    """A fitted linear model served as one sparse product and a softmax: `coef_` (column-major,
+    see ColumnMajorSGDClassifier) and `intercept_` already divided by the temperature. The
+    API's predictor serves it as it is (no input validation, no per-class passes)."""
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
+        scores = self.decision_function(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.decision_function(X).argmax(axis=1)]
+
+
+class SoftmaxOnHoldout(SoftmaxLinear):
+    """A linear model (the default: logistic SGD) trained on all rows, with probabilities from
+    one softmax temperature fitted on a held-out 10%.
+
+    1. The estimator is fitted with weight 0 on the held-out rows (no copy of the matrix, as in
+       `CalibratedOnHoldout`), 2. the temperature minimises the log loss of its scores on those
+       rows, 3. `extra_passes` more epochs of `partial_fit` over ALL rows, the held-out ones
+       included, continue its learning-rate schedule, so the served model has learnt from
+       every row. In 5-fold CV on the 4,094 real rows (benchmarks/model_quality.py) that gave
+       weighted F1 0.737 / log loss 0.99 / ECE 0.06, against 0.728 / 1.05 / 0.14 for
+       per-class sigmoids fitted on the holdout (`CalibratedOnHoldout`): the sigmoids change
+       the ranking and the model never learns from the 10%. Training costs ~1.3-1.5x the
+       SGD's own fit (two more passes).
+    """
+
+    def __init__(self, estimator=None, holdout: CalibrationHoldout | None = None,
+                 extra_passes: int = 2):
+        self.estimator = estimator
+        self.holdout = holdout
+        self.extra_passes = extra_passes
+
+    def fit(self, X, y):
+        from sklearn.base import clone
+        from sklearn.utils.class_weight import compute_class_weight
+
+        y = np.asarray(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        holdout = self.holdout or CalibrationHoldout(test_size=0.1, random_state=0)
+        train, held = next(holdout.split(X, y))
+        weight = np.zeros(y.shape[0])
+        weight[train] = 1.0
+        est = clone(self.estimator).fit(X, y, sample_weight=weight)
+        scores = np.full((held.size, self.classes_.size), -1e3)  # a class seen only in the holdout
+        scores[:, np.searchsorted(self.classes_, est.classes_)] = est.decision_function(X[held]).reshape(held.size, -1)
+        self.temperature_ = fit_temperature(scores, codes[held])
+        self.passes_ = [int(getattr(est, "n_iter_", 0)), 0]
+        if self.extra_passes and hasattr(est, "partial_fit"):
+            if getattr(est, "class_weight", None) == "balanced":  # partial_fit wants the weights
+                est.class_weight = dict(zip(self.classes_, compute_class_weight(
+                    "balanced", classes=self.classes_, y=y)))
+            # partial_fit writes into coef_ in place and needs it row-major
+            est.coef_ = np.ascontiguousarray(est.coef_)
+            for _ in range(self.extra_passes):
+                est.partial_fit(X, y)
+            self.passes_[1] = self.extra_passes
+        # one column-major array (see ColumnMajorSGDClassifier), divided in place
+        coef = np.zeros((self.classes_.size, X.shape[1]), order="F")
+        intercept = np.zeros(self.classes_.size)
+        where = np.searchsorted(self.classes_, est.classes_)
+        coef[where] = est.coef_.reshape(where.size, -1)
+        intercept[where] = est.intercept_
+        coef /= self.temperature_
+        self.coef_, self.intercept_ = coef, intercept / self.temperature_
+        self.estimator_ = type(est).__name__
+        if hasattr(est, "n_features_in_"):
+            self.n_features_in_ = est.n_features_in_
+        return self
+
+
+class SoftmaxLinearEnsemble(SoftmaxLinear):
     """Several linear models blended into ONE linear model, with probabilities from a softmax
     whose temperature is fitted on out-of-fold scores.
 
@@ -288,8 +389,6 @@ class SoftmaxLinearEnsemble(BaseEstimator, ClassifierMixin):
         self.random_state = random_state
 
     def fit(self, X, y):
-        from scipy.optimize import minimize_scalar
-        from scipy.special import log_softmax
         from sklearn.base import clone
         from sklearn.model_selection import StratifiedKFold
 
@@ -317,13 +416,7 @@ class SoftmaxLinearEnsemble(BaseEstimator, ClassifierMixin):
             start += test.size
         self.scales_ = np.array([1.0 / max(float(np.std(o)), 1e-12) if o.size else 1.0 for o in oof])
         blend = sum(w * o for w, o in zip(self.scales_, oof))
-        rows = np.arange(held.size)
-
-        def log_loss(log_t: float) -> float:
-            return -log_softmax(blend / np.exp(log_t), axis=1)[rows, codes[held]].mean()
-
-        self.temperature_ = (float(np.exp(minimize_scalar(log_loss, bounds=(-8, 4), method="bounded").x))
-                             if held.size else 1.0)
+        self.temperature_ = fit_temperature(blend, codes[held])
         coef = np.zeros((self.classes_.size, X.shape[1]))
         intercept = np.zeros(self.classes_.size)
         self.estimators_ = []
@@ -338,27 +431,12 @@ class SoftmaxLinearEnsemble(BaseEstimator, ClassifierMixin):
         self.intercept_ = intercept / self.temperature_
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        return np.asarray(X @ self.coef_.T) + self.intercept_
 
-    def predict_proba(self, X) -> np.ndarray:
-        scores = self.decision_function(X)
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
-
-
-# The classifiers build_classifier() knows (RAKUTEN_CLASSIFIER). The blend scores 1.5 points of
-# weighted F1 above the default in cross-validation and halves its calibration error, but fits
-# each member four times: ~8x the classifier's training CPU (128 s against 16 s at 68k rows),
-# which the 85k pipeline's 120 s budget and the 850k run cannot afford on two cores yet
-# (docs/benchmarks.md). Until training is spread out (docs/scaling.md) it is opt-in.
-CLASSIFIERS = ("sgd_sigmoid", "svm_sgd_blend")
-DEFAULT_CLASSIFIER = "sgd_sigmoid"
+# The classifiers build_classifier() knows (RAKUTEN_CLASSIFIER). The blend scores above the
+# default in cross-validation, but fits each member four times, which the 850k run cannot
+# afford on two cores (docs/benchmarks.md, docs/scaling.md): it is opt-in.
+CLASSIFIERS = ("sgd_softmax", "sgd_sigmoid", "svm_sgd_blend")
+DEFAULT_CLASSIFIER = "sgd_softmax"
 
 
 def build_classifier(kind: str = DEFAULT_CLASSIFIER, **overrides) -> Pipeline:
@@ -378,7 +456,12 @@ def build_classifier(kind: str = DEFAULT_CLASSIFIER, **overrides) -> Pipeline:
     # n_iter_no_change=2 rather than 3 saves a fifth of the fit (16 s at 850k rows); weighted F1
     # 0.8674 at 85k rows either way, 0.7282 against 0.7271 in the 4k-row CV (benchmarks/scaling.py,
     # model_quality.py).
-    if kind == "sgd_sigmoid":
+    if kind == "sgd_softmax":
+        sgd = ColumnMajorSGDClassifier(loss="log_loss", alpha=1e-4, class_weight="balanced", max_iter=30,
+                                       tol=1e-3, n_iter_no_change=2, random_state=0, n_jobs=2)
+        classifier = SoftmaxOnHoldout(sgd, holdout=CalibrationHoldout(test_size=0.1, random_state=0),
+                                      extra_passes=2)
+    elif kind == "sgd_sigmoid":  # the default until 2026-12-04 (issue 14)
         sgd = ColumnMajorSGDClassifier(loss="log_loss", alpha=1e-4, class_weight="balanced", max_iter=30,
                                        tol=1e-3, n_iter_no_change=2, random_state=0, n_jobs=2)
         # sigmoid, not temperature scaling: sklearn 1.9 passes integer labels unencoded to the
@@ -414,7 +497,7 @@ def describe_classifier(pipeline: Pipeline) -> dict[str, str | int | float]:
     classifier = params.get(CLASSIFIER_STEP)
     if classifier is not None:
         out[CLASSIFIER_STEP] = type(classifier).__name__
-        for key in ("method", "cv", "ensemble"):
+        for key in ("method", "cv", "ensemble", "extra_passes"):
             if f"{CLASSIFIER_STEP}__{key}" in params:
                 out[f"{CLASSIFIER_STEP}__{key}"] = _flat(params[f"{CLASSIFIER_STEP}__{key}"])
         members = [(f"{CLASSIFIER_STEP}__{name}", est) for name, est in

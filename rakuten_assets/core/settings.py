@@ -56,10 +56,11 @@ class Settings(BaseSettings):
     f1_floor: float = Field(0.6, ge=0, le=1, description="Model-quality gate: minimum weighted F1.")
     promotion_margin: float = Field(0.002, ge=0, description="A challenger must beat the "
                                     "champion's weighted F1 on the same test set by this much.")
-    classifier: Literal["sgd_sigmoid", "svm_sgd_blend"] = Field(
-        "sgd_sigmoid", description="The classifier training fits (rakuten_assets/core/model.py): "
-        "sgd_sigmoid (default), or svm_sgd_blend (+1.5 points weighted F1 in cross-validation, "
-        "~8x the classifier's training CPU; docs/benchmarks.md).")
+    classifier: Literal["sgd_softmax", "sgd_sigmoid", "svm_sgd_blend"] = Field(
+        "sgd_softmax", description="The classifier training fits (rakuten_assets/core/model.py): "
+        "sgd_softmax (default), sgd_sigmoid (the default until 2026-12-04: per-class sigmoids, "
+        "-0.9 points weighted F1 in cross-validation), or svm_sgd_blend (+0.6 points, ~8x the "
+        "classifier's training CPU; docs/benchmarks.md).")
     model_name: str = Field("rakuten_classifier", description="Registered model name.")
     champion_alias: str = Field("champion", description="Registry alias that production serves.")
     experiment_name: str = Field("rakuten_classifier", description="MLflow experiment name.")
