@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     classifier: Literal["sgd_softmax", "sgd_sigmoid", "svm_sgd_blend"] = Field(
         "sgd_softmax", description="The classifier training fits (rakuten_assets/core/model.py): "
         "sgd_softmax (default), sgd_sigmoid (the default until 2026-12-04: per-class sigmoids, "
-        "-0.9 points weighted F1 in cross-validation), or svm_sgd_blend (+0.6 points, ~8x the "
+        "-0.9 points weighted F1 in cross-validation), or svm_sgd_blend (+0.6 points, 5-8x the default "
         "classifier's training CPU; docs/benchmarks.md).")
     model_name: str = Field("rakuten_classifier", description="Registered model name.")
     champion_alias: str = Field("champion", description="Registry alias that production serves.")
