@@ -153,7 +153,7 @@ def test_micro_batcher_hands_errors_to_every_request_and_keeps_going():
 
 
 # --- the predictor ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=["project", "logistic", "sgd"])
+@pytest.fixture(scope="module", params=["project", "project_sgd_sigmoid", "logistic", "sgd"])
 def small_pipeline(request):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -167,10 +167,12 @@ def small_pipeline(request):
         return [join_fields(a, b) for a, b in zip(frame["designation"], frame["description"])]
 
     frame = small_labelled_frame(800, seed=3)
-    if request.param == "project":  # the served model: build_classifier()
-        from rakuten_assets.core.model import build_classifier
+    if request.param.startswith("project"):  # the served model: build_classifier(), or the
+        # previous default (per-class sigmoids), which registries still hold
+        from rakuten_assets.core.model import DEFAULT_CLASSIFIER, build_classifier
 
-        pipeline = build_classifier().fit(frame[["designation", "description"]], frame["prdtypecode"])
+        kind = "sgd_sigmoid" if request.param == "project_sgd_sigmoid" else DEFAULT_CLASSIFIER
+        pipeline = build_classifier(kind).fit(frame[["designation", "description"]], frame["prdtypecode"])
         return frame, pipeline
     pipeline = Pipeline([
         ("text", FunctionTransformer(joined)),
@@ -199,9 +201,13 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
         if isinstance(getattr(est, "coef_", None), np.ndarray) and est.coef_.ndim == 2:
             assert est.coef_.T.flags.c_contiguous
     assert parts["fast_vectorizers"] == parts["vectorizers"] == 2, parts
-    if request.node.callspec.params["small_pipeline"] == "project":
-        # the served model runs entirely on the fast path
+    kind = request.node.callspec.params["small_pipeline"]
+    if kind.startswith("project"):
+        # the served model runs entirely on the fast path: the softmax model as it is, the
+        # sigmoid-calibrated one computed for all classes at once
         assert parts["path"] == "fast" and parts["fallbacks"] == [], parts
+        expected_classifier = "FastCalibratedLinear" if kind == "project_sgd_sigmoid" else "SoftmaxOnHoldout"
+        assert type(predictor.fast_classifier).__name__ == expected_classifier
     else:
         # a plain text function and an uncalibrated classifier: the fast path for the
         # vectorisers only, and the engine says why the rest is not
