@@ -274,3 +274,35 @@ def test_calibrated_on_holdout_keeps_sklearns_path_for_other_splits():
     theirs = CalibratedClassifierCV(sgd, method="sigmoid", cv=3).fit(x, y)
     assert len(ours.calibrated_classifiers_) == 3
     assert np.allclose(ours.predict_proba(x), theirs.predict_proba(x))
+
+
+def test_softmax_models_learn_two_classes_and_tiny_classes():
+    """A binary linear model has one row of coefficients: both softmax models turn it into a
+    row per class (the softmax of which is its sigmoid) instead of copying one row to both
+    classes. Classes too small for a holdout leave it empty: the temperature stays 1."""
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    from rakuten_assets.core.model import SoftmaxLinearEnsemble
+
+    x, y = _blobs(n_rows=3000, n_classes=2)
+    fresh_x, fresh_y = _blobs(n_rows=1000, n_classes=2, seed=1)
+    plain = SGDClassifier(loss="log_loss", random_state=0).fit(x, y)
+    reference = np.mean(plain.predict(fresh_x) == fresh_y)
+    assert reference > 0.9
+    models = [build_classifier().named_steps["classifier"],
+              SoftmaxLinearEnsemble([("svm", LinearSVC(C=0.2, random_state=0)),
+                                     ("sgd", SGDClassifier(loss="log_loss", random_state=0))], cv=3)]
+    for model in models:
+        model.fit(x, y)
+        assert model.coef_.shape == (2, x.shape[1])
+        assert not np.allclose(model.coef_[0], model.coef_[1])
+        proba = model.predict_proba(fresh_x)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        assert np.mean(model.predict(fresh_x) == fresh_y) > reference - 0.02
+        assert proba.max(axis=1).mean() > 0.8  # confident where the classes separate
+
+    tiny_x, tiny_y = x[:3], np.array([1000, 1010, 1020])  # one row a class: nothing held out
+    tiny = build_classifier().named_steps["classifier"].fit(tiny_x, tiny_y)
+    assert tiny.temperature_ == 1.0
+    np.testing.assert_array_equal(tiny.predict(tiny_x), tiny_y)
