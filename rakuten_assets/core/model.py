@@ -310,6 +310,15 @@ def per_class_linear(est) -> tuple[np.ndarray, np.ndarray]:
     return coef, intercept
 
 
+def class_scores(fitted, X, classes: np.ndarray) -> np.ndarray:
+    """A fitted linear classifier's scores of the rows `X`, one column per class of `classes`
+    (a superset of the classes it saw); a class it never saw scores -1e3 (no probability)."""
+    coef, intercept = per_class_linear(fitted)
+    scores = np.full((X.shape[0], classes.size), -1e3)
+    scores[:, np.searchsorted(classes, fitted.classes_)] = np.asarray(X @ coef.T) + intercept
+    return scores
+
+
 class SoftmaxLinear(BaseEstimator, ClassifierMixin):
     """A fitted linear model served as one sparse product and a softmax: `coef_` (column-major,
     see ColumnMajorSGDClassifier) and `intercept_` already divided by the temperature. The
@@ -357,10 +366,7 @@ class SoftmaxOnHoldout(SoftmaxLinear):
         self.classes_, codes = np.unique(y, return_inverse=True)
         holdout = self.holdout or CalibrationHoldout(test_size=0.1, random_state=0)
         est, held = fit_without_holdout(self.estimator, X, y, holdout)
-        coef, intercept = per_class_linear(est)
-        scores = np.full((held.size, self.classes_.size), -1e3)  # a class seen only in the holdout
-        scores[:, np.searchsorted(self.classes_, est.classes_)] = np.asarray(X[held] @ coef.T) + intercept
-        self.temperature_ = fit_temperature(scores, codes[held])
+        self.temperature_ = fit_temperature(class_scores(est, X[held], self.classes_), codes[held])
         self.passes_ = [int(getattr(est, "n_iter_", 0)), 0]
         if self.extra_passes and hasattr(est, "partial_fit"):
             if getattr(est, "class_weight", None) == "balanced":  # partial_fit wants the weights
@@ -429,10 +435,7 @@ class SoftmaxLinearEnsemble(SoftmaxLinear):
         for train, test in folds:
             for i, est in enumerate(members):
                 fitted = clone(est).fit(X[train], y[train])
-                scores = np.full((test.size, self.classes_.size), -1e3)  # classes unseen in the fold
-                c, b = per_class_linear(fitted)
-                scores[:, np.searchsorted(self.classes_, fitted.classes_)] = np.asarray(X[test] @ c.T) + b
-                oof[i][start:start + test.size] = scores
+                oof[i][start:start + test.size] = class_scores(fitted, X[test], self.classes_)
             start += test.size
         self.scales_ = np.array([1.0 / max(float(np.std(o)), 1e-12) if o.size else 1.0 for o in oof])
         blend = sum(w * o for w, o in zip(self.scales_, oof))
