@@ -504,7 +504,10 @@ class FastTfidf:
                 self.share(ChunkCache())
         elif vec.analyzer == "word":
             self.word_tables = self._word_tables()
-            if self.word_tables is not None and vec.token_pattern in _CHUNKWISE_TOKEN_PATTERNS:
+            # the project's WordShapeTfidf says so of its own tokenizer
+            chunkwise = (vec.token_pattern in _CHUNKWISE_TOKEN_PATTERNS
+                         or getattr(vec, "chunkwise_tokens", False) is True)
+            if self.word_tables is not None and chunkwise:
                 self.share(ChunkCache())
 
     def share(self, cache: ChunkCache) -> None:
@@ -530,7 +533,7 @@ class FastTfidf:
         if type(vec).__name__ == "CharWbTfidf":
             return (hasattr(vec, "vocabulary_") and hasattr(vec, "idf_")
                     and tuple(vec.ngram_range)[0] <= 3)
-        return (type(vec).__name__ == "TfidfVectorizer" and hasattr(vec, "vocabulary_")
+        return (type(vec).__name__ in ("TfidfVectorizer", "WordShapeTfidf") and hasattr(vec, "vocabulary_")
                 and vec.input == "content" and not callable(vec.analyzer)
                 and hasattr(vec, "_tfidf"))
 

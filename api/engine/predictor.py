@@ -97,14 +97,23 @@ def _transform(step, X, fast: dict | None = None, shares: dict | None = None):
 
     if id(step) in fast:
         return run(step)
-    if (isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
-            and not step.transformer_weights):
-        parts = [run(t) for _, t in step.transformer_list
+    if isinstance(step, FeatureUnion) and step.n_jobs in (None, 1):
+        weights = step.transformer_weights or {}
+        parts = [weighted(run(t), weights.get(name)) for name, t in step.transformer_list
                  if t is not None and not isinstance(t, str)]
         if parts and all(sp.issparse(p) for p in parts):
             return sp.hstack(parts, format="csr")
         return step.transform(X)
     return step.transform(X)
+
+
+def weighted(part, weight):
+    """A FeatureUnion part's output times its `transformer_weights` entry, as the union does
+    (in place: the fast parts' matrices are new at every call)."""
+    if weight is None or weight == 1 or not sp.issparse(part):
+        return part
+    part.data *= part.data.dtype.type(weight)
+    return part
 
 
 def _word_vocabulary(pipeline):
@@ -358,8 +367,7 @@ class Predictor:
         if self.text_fn is None or not steps or len(steps) != 3:
             return None
         union = steps[1][1]
-        if not (isinstance(union, FeatureUnion) and union.n_jobs in (None, 1)
-                and not union.transformer_weights):
+        if not (isinstance(union, FeatureUnion) and union.n_jobs in (None, 1)):
             return None
         parts = [self.fast_vectorizers.get(id(t)) for _, t in union.transformer_list]
         if not parts or not all(f is not None and f.chunks is not None and f.preprocess_is_lowercase
@@ -374,14 +382,15 @@ class Predictor:
         located = self.chunks.locate_raw(markup_free_texts(designations, descriptions), fold_words)
         known = None
         word_id = self.word_vocabulary[2] if self.word_vocabulary else None
+        weights = union.transformer_weights or {}
         parts = []
-        for _, t in union.transformer_list:
+        for name, t in union.transformer_list:
             fast = self.fast_vectorizers[id(t)]
             if id(t) == word_id:
                 out, known = fast.transform_with_shares(None, located)
             else:
                 out = fast.transform(None, located)
-            parts.append(out)
+            parts.append(weighted(out, weights.get(name)))
         return sp.hstack(parts, format="csr"), known
 
     def predict_proba(self, designations: Sequence[str],

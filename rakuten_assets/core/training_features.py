@@ -163,15 +163,25 @@ _FAST_WORD_PATTERNS = (r"(?u)\b\w\w+\b", r"(?u)\b\w+\b")
 def _fast_word_fit_applies(vec) -> bool:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return (type(vec) is TfidfVectorizer and vec.analyzer == "word" and vec.input == "content"
-            and vec.token_pattern in _FAST_WORD_PATTERNS and vec.tokenizer is None
+    from rakuten_assets.core.model import WordShapeTfidf
+
+    if type(vec) is WordShapeTfidf:  # its own tokenizer, no preprocessing
+        tokens_ok = vec.tokenizer is None and not vec.lowercase
+    else:
+        tokens_ok = (type(vec) is TfidfVectorizer and vec.token_pattern in _FAST_WORD_PATTERNS
+                     and vec.tokenizer is None)
+    return (tokens_ok and vec.analyzer == "word" and vec.input == "content"
             and vec.preprocessor is None and vec.stop_words is None and vec.strip_accents is None
-            and vec.vocabulary is None and not vec.binary and tuple(vec.ngram_range) in ((1, 1), (1, 2)))
+            and vec.vocabulary is None and not vec.binary and vec.ngram_range[0] == 1
+            and 1 <= vec.ngram_range[1] <= 3)
 
 
-def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]
+                              ) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
     """`vec.fit_transform(train), vec.transform(test)` for a word TfidfVectorizer
     (`_fast_word_fit_applies`): the same fitted vectoriser (vocabulary_, idf_) and matrices.
+    None when its n-grams cannot be coded as int64 (trigrams of over 2 million distinct tokens):
+    then scikit-learn fits it.
 
     sklearn builds every bigram as a Python string and counts it in a per-document dict: at 850k
     rows the word step took 97 s, the longest of the pipeline. Here each token is looked up once
@@ -180,7 +190,6 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     picks the same terms: sklearn ranks the term frequencies (float32, in term order) with
     numpy's default argsort, and so does this, on the identical array.
     tests/core/test_training_features.py compares both on real and synthetic rows."""
-    import re
     from array import array
 
     from sklearn.feature_extraction.text import TfidfTransformer
@@ -188,29 +197,33 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     from rakuten_assets.core.model import document_count_bounds, numbering
 
     vec.build_analyzer()  # sklearn's own parameter checks (and the state they leave)
-    find = re.compile(vec.token_pattern).findall
+    tokenize = vec.build_tokenizer()
     lower = vec.lowercase
+    max_n = vec.ngram_range[1]
     tokens, token_id = numbering()
 
     def token_ids(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         ids, ptr = array("i"), array("q", [0])
         for doc in docs:
-            ids.extend(map(token_id, find(doc.lower() if lower else doc)))
+            ids.extend(map(token_id, tokenize(doc.lower() if lower else doc)))
             ptr.append(len(ids))
         return np.frombuffer(ids, dtype=np.int32), np.frombuffer(ptr, dtype=np.int64)
 
-    def bigram_codes(ids: np.ndarray, ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each document's consecutive token pairs as id * n_tokens + next id, and their row ptr."""
-        if ids.size < 2:
-            return np.empty(0, dtype=np.int64), np.zeros(ptr.size, dtype=np.int64)
-        same_doc = np.ones(ids.size - 1, dtype=bool)
-        ends = ptr[1:-1] - 1  # a pair starting at a document's last token crosses into the next
-        same_doc[ends[(ends >= 0) & (ends < ids.size - 1)]] = False
-        codes = ids[:-1].astype(np.int64) * n_tokens + ids[1:]
-        pairs_per_doc = np.maximum(np.diff(ptr) - 1, 0)
-        bptr = np.zeros(ptr.size, dtype=np.int64)
-        np.cumsum(pairs_per_doc, out=bptr[1:])
-        return codes[same_doc], bptr
+    def gram_codes(ids: np.ndarray, ptr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each document's n consecutive tokens as one code (ids in base n_tokens, first token
+        most significant), and their row ptr."""
+        per_doc = np.maximum(np.diff(ptr) - (n - 1), 0)
+        gptr = np.zeros(ptr.size, dtype=np.int64)
+        np.cumsum(per_doc, out=gptr[1:])
+        if ids.size < n:
+            return np.empty(0, dtype=np.int64), gptr
+        windows = ids.size - n + 1
+        doc_of = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+        same_doc = doc_of[:windows] == doc_of[n - 1:]  # a window crossing into the next document
+        codes = ids[:windows].astype(np.int64)
+        for j in range(1, n):
+            codes = codes * n_tokens + ids[j:j + windows]
+        return codes[same_doc], gptr
 
     def counts(indices: np.ndarray, indptr: np.ndarray, n_cols: int) -> sp.csr_matrix:
         matrix = sp.csr_matrix((np.ones(indices.size, dtype=vec.dtype), indices, indptr),
@@ -221,22 +234,26 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     train_ids, train_ptr = token_ids(train)
     test_ids, test_ptr = token_ids(test)
     n_tokens = len(tokens)
+    if max(n_tokens, 1) ** max_n >= 2**63:
+        return None
     names = list(tokens)
     del tokens
     n_docs = train_ptr.size - 1
-    # train: unigram columns are token ids, bigram columns follow, one per distinct pair
-    bigram_block, bigrams_seen = None, np.empty(0, dtype=np.int64)
-    if tuple(vec.ngram_range) == (1, 2):
-        codes, bptr = bigram_codes(train_ids, train_ptr)
-        column, bigrams_seen = pd.factorize(codes)  # hashing: 15x faster than np.unique's sort
+    # train: unigram columns are token ids, then one column per distinct bigram, per trigram
+    blocks, seen = [], []  # seen[k]: the codes of the (k + 2)-grams, in column order
+    for n in range(2, max_n + 1):
+        codes, gptr = gram_codes(train_ids, train_ptr, n)
+        column, distinct = pd.factorize(codes)  # hashing: 15x faster than np.unique's sort
         del codes
-        bigram_block = counts(column.astype(np.int32), bptr, bigrams_seen.size)
+        blocks.append(counts(column.astype(np.int32), gptr, distinct.size))
+        seen.append(distinct)
         del column
     unigrams = counts(train_ids, train_ptr, n_tokens)  # sorts train_ids in place: used last
-    blocks = [unigrams] if bigram_block is None else [unigrams, bigram_block]
-    del train_ids, bigram_block
+    blocks.insert(0, unigrams)
+    del train_ids
     both = sp.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
     del blocks, unigrams
+    first_column = np.cumsum([0, n_tokens] + [d.size for d in seen])  # where each n starts
     df = np.bincount(both.indices, minlength=both.shape[1])
     min_df, max_df = document_count_bounds(vec, n_docs)
     if max_df < min_df:
@@ -246,8 +263,13 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
     def term(column: int) -> str:
         if column < n_tokens:
             return names[column]
-        code = int(bigrams_seen[column - n_tokens])
-        return f"{names[code // n_tokens]} {names[code % n_tokens]}"
+        n = int(np.searchsorted(first_column, column, side="right"))  # the column's n-gram size
+        code = int(seen[n - 2][column - first_column[n - 1]])
+        parts = []
+        for _ in range(n):
+            code, last = divmod(code, n_tokens)
+            parts.append(names[last])
+        return " ".join(reversed(parts))
 
     terms = [term(c) for c in candidates.tolist()]
     order = sorted(range(len(terms)), key=terms.__getitem__)  # sklearn: sorted(vocabulary.items())
@@ -268,26 +290,29 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]) -> tuple[s
                                   sublinear_tf=vec.sublinear_tf).fit(x_train)
     x_train = vec._tfidf.transform(x_train, copy=False)
 
-    # test: the kept unigram and bigram columns, found by token id and by pair code
+    # test: the kept unigram columns found by token id, the kept n-grams by their code
     column_of_token = np.full(n_tokens, -1, dtype=np.int64)
     is_unigram = candidates < n_tokens
     column_of_token[candidates[is_unigram]] = np.flatnonzero(is_unigram)
     test_cols = [column_of_token[test_ids]]
     test_rows = [np.repeat(np.arange(test_ptr.size - 1), np.diff(test_ptr))]
-    if tuple(vec.ngram_range) == (1, 2) and test_ids.size:
-        codes, bptr = bigram_codes(test_ids, test_ptr)
-        kept_codes = bigrams_seen[candidates[~is_unigram] - n_tokens]  # in term order
-        kept_columns = np.flatnonzero(~is_unigram)
+    for n in range(2, max_n + 1):
+        if not test_ids.size:
+            break
+        codes, gptr = gram_codes(test_ids, test_ptr, n)
+        of_n = (candidates >= first_column[n - 1]) & (candidates < first_column[n])
+        kept_codes = seen[n - 2][candidates[of_n] - first_column[n - 1]]  # in term order
+        kept_columns = np.flatnonzero(of_n)
         by_code = np.argsort(kept_codes)
         kept_codes, kept_columns = kept_codes[by_code], kept_columns[by_code]
-        bigram_cols = np.full(codes.size, -1, dtype=np.int64)
+        gram_cols = np.full(codes.size, -1, dtype=np.int64)
         if kept_codes.size:
             where = np.searchsorted(kept_codes, codes)
             found = where < kept_codes.size
             found[found] = kept_codes[where[found]] == codes[found]
-            bigram_cols[found] = kept_columns[where[found]]
-        test_cols.append(bigram_cols)
-        test_rows.append(np.repeat(np.arange(bptr.size - 1), np.diff(bptr)))
+            gram_cols[found] = kept_columns[where[found]]
+        test_cols.append(gram_cols)
+        test_rows.append(np.repeat(np.arange(gptr.size - 1), np.diff(gptr)))
     cols, rows = np.concatenate(test_cols), np.concatenate(test_rows)
     keep = cols >= 0
     x_test = sp.csr_matrix((np.ones(int(keep.sum()), dtype=vec.dtype), (rows[keep], cols[keep])),
@@ -371,9 +396,11 @@ def fit_part(name: str, transformer: BaseEstimator, texts: CleanTexts) -> Fitted
     import time
 
     started = time.perf_counter()
-    if _fast_word_fit_applies(transformer):
+    fitted = (_word_tfidf_fit_transform(transformer, texts.train, texts.test)
+              if _fast_word_fit_applies(transformer) else None)
+    if fitted is not None:
         # fits and transforms both sides in one pass, so its fit time includes the test side
-        x_train, x_test = _word_tfidf_fit_transform(transformer, texts.train, texts.test)
+        x_train, x_test = fitted
         fit_seconds = time.perf_counter() - started
     else:
         x_train = fit_transform_bounded(transformer, texts.train)

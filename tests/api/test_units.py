@@ -153,7 +153,8 @@ def test_micro_batcher_hands_errors_to_every_request_and_keeps_going():
 
 
 # --- the predictor ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", params=["project", "project_sgd_sigmoid", "logistic", "sgd"])
+@pytest.fixture(scope="module", params=["project", "project_sgd_sigmoid", "project_without_shapes",
+                                        "logistic", "sgd"])
 def small_pipeline(request):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -167,12 +168,18 @@ def small_pipeline(request):
         return [join_fields(a, b) for a, b in zip(frame["designation"], frame["description"])]
 
     frame = small_labelled_frame(800, seed=3)
-    if request.param.startswith("project"):  # the served model: build_classifier(), or the
-        # previous default (per-class sigmoids), which registries still hold
-        from rakuten_assets.core.model import DEFAULT_CLASSIFIER, build_classifier
+    if request.param.startswith("project"):  # the served model: build_classifier(), or what
+        # registries still hold: the previous default (per-class sigmoids), models made before
+        # the word-shapes block (a union of two unweighted parts)
+        from rakuten_assets.core.model import CHARS, DEFAULT_CLASSIFIER, WORDS, build_classifier
 
         kind = "sgd_sigmoid" if request.param == "project_sgd_sigmoid" else DEFAULT_CLASSIFIER
-        pipeline = build_classifier(kind).fit(frame[["designation", "description"]], frame["prdtypecode"])
+        pipeline = build_classifier(kind)
+        if request.param == "project_without_shapes":
+            union = pipeline.named_steps["features"]
+            union.set_params(transformer_list=[(n, t) for n, t in union.transformer_list if n in (WORDS, CHARS)],
+                             transformer_weights=None)
+        pipeline.fit(frame[["designation", "description"]], frame["prdtypecode"])
         return frame, pipeline
     pipeline = Pipeline([
         ("text", FunctionTransformer(joined)),
@@ -200,8 +207,10 @@ def test_optimised_predictor_matches_the_pipeline(small_pipeline, request):
     for est in _estimators(pipeline):
         if isinstance(getattr(est, "coef_", None), np.ndarray) and est.coef_.ndim == 2:
             assert est.coef_.T.flags.c_contiguous
-    assert parts["fast_vectorizers"] == parts["vectorizers"] == 2, parts
     kind = request.node.callspec.params["small_pipeline"]
+    # words, chars and (the current project model) word shapes, weighted in the union
+    n_parts = 3 if kind in ("project", "project_sgd_sigmoid") else 2
+    assert parts["fast_vectorizers"] == parts["vectorizers"] == n_parts, parts
     if kind.startswith("project"):
         # the served model runs entirely on the fast path: the softmax model as it is, the
         # sigmoid-calibrated one computed for all classes at once

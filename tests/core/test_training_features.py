@@ -117,13 +117,17 @@ def _word_texts():
     return edge + docs[: len(docs) // 2] + edge + docs[len(docs) // 2:]
 
 
-@pytest.mark.parametrize("overrides", [
-    {},                                                 # the model's own word vectoriser
-    {"max_features": None, "max_df": 1.0, "min_df": 1},  # every term kept
-    {"max_features": 2_000, "min_df": 3, "max_df": 0.2},
-    {"ngram_range": (1, 1), "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": False},
+@pytest.mark.parametrize(("part", "overrides"), [
+    ("words", {}),                                                 # the model's own word vectoriser
+    ("words", {"max_features": None, "max_df": 1.0, "min_df": 1}),  # every term kept
+    ("words", {"max_features": 2_000, "min_df": 3, "max_df": 0.2}),
+    ("words", {"ngram_range": (1, 1), "token_pattern": r"(?u)\b\w\w+\b", "sublinear_tf": False}),
+    ("words", {"ngram_range": (1, 3), "max_features": 5_000}),
+    ("shapes", {}),                                                # the word-shape vectoriser
+    ("shapes", {"max_df": 1.0, "min_df": 1, "max_features": 300}),
+    ("shapes", {"ngram_range": (1, 2)}),
 ])
-def test_fast_word_fit_equals_sklearns_own(overrides):
+def test_fast_word_fit_equals_sklearns_own(part, overrides):
     from rakuten_assets.core.training_features import (
         _fast_word_fit_applies,
         _word_tfidf_fit_transform,
@@ -131,7 +135,7 @@ def test_fast_word_fit_equals_sklearns_own(overrides):
 
     docs = _word_texts()
     train, test = docs[::3] + docs[1::3], docs[2::3] + ["mots jamais vus", "", "2 lot"]
-    words = clone(dict(build_classifier().named_steps["features"].transformer_list)["words"]).set_params(**overrides)
+    words = clone(dict(build_classifier().named_steps["features"].transformer_list)[part]).set_params(**overrides)
     assert _fast_word_fit_applies(words)
     theirs = clone(words)
     x_train_theirs = theirs.fit_transform(train)
