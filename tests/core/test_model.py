@@ -14,10 +14,14 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from rakuten_assets.core.categories import CODES
 from rakuten_assets.core.model import (
+    SHAPES,
+    SHAPES_WEIGHT,
     CalibrationHoldout,
     CharWbTfidf,
+    WordShapeTfidf,
     build_classifier,
     describe_classifier,
+    word_shape,
 )
 from rakuten_assets.core.text import join_fields
 from tests.support.env import real_data_path
@@ -50,7 +54,8 @@ def test_unfitted_pipeline_has_the_three_named_steps():
     assert build_classifier(features__chars__max_features=123).get_params()["features__chars__max_features"] == 123
     params = describe_classifier(pipeline)
     assert params and all(isinstance(v, (str, int, float)) for v in params.values())
-    assert {"features__words__ngram_range", "features__chars__ngram_range"} <= set(params)
+    assert {"features__words__ngram_range", "features__chars__ngram_range",
+            "features__shapes__ngram_range"} <= set(params)
 
 
 def test_predictions_are_known_codes_and_probabilities(fitted, rows, probe):
@@ -118,6 +123,27 @@ def test_char_wb_tfidf_equals_sklearns_char_wb(rows):
         for batch in (docs[:300], awkward):
             assert abs(ours.transform(batch) - theirs.transform(batch)).max() < 1e-6
         assert abs(ours.fit_transform(docs) - theirs.transform(docs)).max() < 1e-6
+
+
+def test_word_shapes_keep_a_texts_layout_and_drop_its_letters_and_digits(rows):
+    assert [word_shape(w) for w in ("28/09/2001", "45x45", "n°133", "l'ecole", "lot", "2", "-", "ps4")] == \
+        ["9/9/9", "9a9", "a°9", "a'a", "a", "9", "-", "a9"]
+    union = build_classifier().named_steps["features"]
+    assert isinstance(dict(union.transformer_list)[SHAPES], WordShapeTfidf)
+    assert union.transformer_weights == {SHAPES: SHAPES_WEIGHT}
+    # the API counts a text chunk by chunk: a text's shape tokens are its chunks' one after the other
+    docs = [join_fields(a, b) for a, b in zip(rows["designation"], rows["description"])]
+    tokenize = WordShapeTfidf().build_tokenizer()
+    for doc in docs[:300] + ["", " a  b\tc ", "日本語 🦄 3x5cm!"]:
+        assert tokenize(doc) == [t for chunk in doc.split() for t in tokenize(chunk)]
+    # it is a plain TfidfVectorizer otherwise: what scikit-learn gives on the shapes themselves
+    ours = WordShapeTfidf().fit(docs)
+    shaped = [" ".join(word_shape(w) for w in d.split()) for d in docs]
+    theirs = TfidfVectorizer(ngram_range=(1, 3), min_df=2, max_df=0.5, sublinear_tf=True, lowercase=False,
+                             token_pattern=r"\S+", dtype=np.float32).fit(shaped)
+    assert ours.vocabulary_ == theirs.vocabulary_ and len(ours.vocabulary_) > 100
+    assert abs(ours.transform(docs[:200]) - theirs.transform(shaped[:200])).max() < 1e-6
+    assert clone(ours).get_params() == WordShapeTfidf().get_params()
 
 
 def test_calibration_holdout_keeps_every_class_in_training():
