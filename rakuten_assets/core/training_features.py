@@ -41,8 +41,8 @@ class FittedPart:
 
     name: str
     transformer: BaseEstimator
-    x_train: sp.csr_matrix
-    x_test: sp.csr_matrix
+    x_train: RowPieces  # None once assemble has stacked them
+    x_test: RowPieces
     fit_seconds: float
 
 
@@ -341,54 +341,100 @@ def compact_indices(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-# Rows copied per slice when stacking: bounds the index arrays of one copy to ~20k rows' entries.
-STACK_CHUNK_ROWS = 20_000
+# Rows copied per slice when stacking: bounds the index arrays of one copy to ~5k rows' entries.
+STACK_CHUNK_ROWS = 5_000
+# Rows per piece of a fitted part's matrix (RowPieces): at 850k rows a piece of the char block is
+# ~170 MB, above glibc's largest mmap threshold (32 MB), so freeing it returns it to the system.
+PIECE_ROWS = 100_000
 
 
-def hstack_releasing(blocks: list[tuple[sp.csr_matrix, float | None]],
+class RowPieces:
+    """A CSR matrix held as consecutive blocks of rows (copies; the whole is no longer needed).
+
+    Why: the stacked train matrix is as large as its parts together. Stacked from whole parts,
+    every part stays in memory until its last row is copied, so the parts and the result were
+    all resident at once, the pipeline's peak at 850k rows (docs/scaling.md). Stacked from row
+    pieces, each piece is freed as soon as it is copied and the result grows as the parts shrink."""
+
+    def __init__(self, matrix: sp.csr_matrix, rows_per_piece: int = PIECE_ROWS):
+        if rows_per_piece < 1:
+            raise ValueError("rows_per_piece must be at least 1")
+        matrix = sp.csr_matrix(matrix)
+        self.shape = matrix.shape
+        self.nnz = int(matrix.nnz)
+        self.dtype = matrix.dtype
+        n_rows = matrix.shape[0]
+        if n_rows <= rows_per_piece:
+            self.pieces: list[sp.csr_matrix | None] = [matrix]
+        else:
+            self.pieces = [compact_indices(matrix[start:start + rows_per_piece])
+                           for start in range(0, n_rows, rows_per_piece)]
+
+    def row_lengths(self) -> np.ndarray:
+        return np.concatenate([np.diff(p.indptr).astype(np.int64) for p in self.pieces])
+
+    def tocsr(self) -> sp.csr_matrix:
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        return sp.vstack(self.pieces, format="csr")
+
+
+def hstack_releasing(blocks: list[tuple[sp.csr_matrix | RowPieces, float | None]],
                      chunk_rows: int = STACK_CHUNK_ROWS) -> sp.csr_matrix:
     """`sp.hstack([b * w for b, w in blocks], format="csr")` (w None: unweighted) that frees each
-    block as soon as it is copied. scipy's own stack concatenates every block's data and indices
-    into temporaries before it interleaves them into the result: at 850k rows, 2.9 GB of train and
-    test blocks took 4.4 GB more (the pipeline's peak). Here the result is allocated once and
-    each block's entries are written straight to their places, `chunk_rows` rows at a time:
-    measured on the same blocks, 7,233 -> 5,166 MB peak.
+    block's rows as soon as they are copied. scipy's own stack concatenates every block's data and
+    indices into temporaries before it interleaves them into the result: at 850k rows, 2.9 GB of
+    train and test blocks took 4.4 GB more (the pipeline's peak then). Here the result is
+    allocated once and each block's entries are written straight to their places, `chunk_rows`
+    rows at a time (measured on the same blocks, 7,233 -> 5,166 MB peak); blocks given as
+    `RowPieces` are copied piece after piece, all blocks' first pieces first, and each piece is
+    freed once copied, so the result grows as the blocks shrink.
     The list is emptied: the caller must hold no other reference for the blocks to be freed."""
     if not blocks:
         raise ValueError("nothing to stack")
-    n_rows = blocks[0][0].shape[0]
-    if any(b.shape[0] != n_rows for b, _ in blocks):
-        raise ValueError(f"blocks of different row counts: {[b.shape[0] for b, _ in blocks]}")
-    lengths = [np.diff(b.indptr).astype(np.int64) for b, _ in blocks]
-    row_nnz = np.sum(lengths, axis=0)
+    pieces = [(b if isinstance(b, RowPieces) else RowPieces(b, max(b.shape[0], 1)), w) for b, w in blocks]
+    blocks.clear()
+    n_rows = pieces[0][0].shape[0]
+    if any(b.shape[0] != n_rows for b, _ in pieces):
+        raise ValueError(f"blocks of different row counts: {[b.shape[0] for b, _ in pieces]}")
+    lengths = [b.row_lengths() for b, _ in pieces]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(row_nnz, out=indptr[1:])
-    n_cols = sum(b.shape[1] for b, _ in blocks)
+    np.cumsum(np.sum(lengths, axis=0), out=indptr[1:])
+    n_cols = sum(b.shape[1] for b, _ in pieces)
     nnz = int(indptr[-1])
     index_dtype = np.int32 if max(nnz, n_cols) < np.iinfo(np.int32).max else np.int64
-    dtype = np.result_type(*[b.dtype for b, _ in blocks])
+    dtype = np.result_type(*[b.dtype for b, _ in pieces])
     data = np.empty(nnz, dtype=dtype)
     indices = np.empty(nnz, dtype=index_dtype)
-    filled = indptr[:-1].copy()  # where each row's next block starts in the result
-    first_col = 0
-    blocks.reverse()  # popped in stacking order, so the list lets go of each block as it goes
-    while blocks:
-        block, weight = blocks.pop()
-        rows_nnz = lengths.pop(0)
-        for start in range(0, n_rows, chunk_rows):
-            stop = min(start + chunk_rows, n_rows)
-            lo, hi = int(block.indptr[start]), int(block.indptr[stop])
-            if lo == hi:
+    # where each block's entries of each row start in the result
+    offsets, filled = [], indptr[:-1].copy()
+    for row_nnz in lengths:
+        offsets.append(filled.copy())
+        filled += row_nnz
+    del filled, lengths
+    first_cols = np.cumsum([0] + [b.shape[1] for b, _ in pieces])
+    next_row = [0] * len(pieces)  # the first row of each block's next piece
+    for k in range(max(len(b.pieces) for b, _ in pieces)):
+        for j, (block, weight) in enumerate(pieces):
+            if k >= len(block.pieces):
                 continue
-            # the result position of entry k of row r: filled[r] + (k - block.indptr[r])
-            where = np.repeat(filled[start:stop] - block.indptr[start:stop], rows_nnz[start:stop])
-            where += np.arange(lo, hi, dtype=np.int64)
-            values = block.data[lo:hi]
-            data[where] = values * weight if weight is not None else values
-            indices[where] = block.indices[lo:hi] + first_col
-        filled += rows_nnz
-        first_col += block.shape[1]
-        del block
+            piece, block.pieces[k] = block.pieces[k], None
+            first_row = next_row[j]
+            next_row[j] += piece.shape[0]
+            piece_nnz = np.diff(piece.indptr).astype(np.int64)
+            for start in range(0, piece.shape[0], chunk_rows):
+                stop = min(start + chunk_rows, piece.shape[0])
+                lo, hi = int(piece.indptr[start]), int(piece.indptr[stop])
+                if lo == hi:
+                    continue
+                # the result position of entry e of piece row r: offsets[j][first_row + r] + (e - indptr[r])
+                where = np.repeat(offsets[j][first_row + start:first_row + stop] - piece.indptr[start:stop],
+                                  piece_nnz[start:stop])
+                where += np.arange(lo, hi, dtype=np.int64)
+                values = piece.data[lo:hi]
+                data[where] = values * weight if weight is not None else values
+                indices[where] = piece.indices[lo:hi] + int(first_cols[j])
+            del piece
     return sp.csr_matrix((data, indices, indptr.astype(index_dtype)), shape=(n_rows, n_cols))
 
 
@@ -406,8 +452,10 @@ def fit_part(name: str, transformer: BaseEstimator, texts: CleanTexts) -> Fitted
         x_train = fit_transform_bounded(transformer, texts.train)
         fit_seconds = time.perf_counter() - started
         x_test = transformer.transform(texts.test)
-    return FittedPart(name, transformer, compact_indices(sp.csr_matrix(x_train)),
-                      compact_indices(sp.csr_matrix(x_test)), fit_seconds)
+    # in row pieces, which assemble frees one by one as it stacks them (RowPieces)
+    x_train = RowPieces(compact_indices(sp.csr_matrix(x_train)))
+    x_test = RowPieces(compact_indices(sp.csr_matrix(x_test)))
+    return FittedPart(name, transformer, x_train, x_test, fit_seconds)
 
 
 def assemble(features: BaseEstimator, parts: list[FittedPart]) -> tuple[BaseEstimator, sp.csr_matrix, sp.csr_matrix]:
@@ -418,7 +466,9 @@ def assemble(features: BaseEstimator, parts: list[FittedPart]) -> tuple[BaseEsti
     by_name = {p.name: p for p in parts}
     if not isinstance(features, FeatureUnion):
         whole = by_name[WHOLE]
-        return whole.transformer, whole.x_train, whole.x_test
+        x_train, x_test = whole.x_train.tocsr(), whole.x_test.tocsr()
+        whole.x_train = whole.x_test = None
+        return whole.transformer, x_train, x_test
     names = [name for name, _ in feature_parts(features)]
     missing = sorted(set(names) - set(by_name))
     if missing:

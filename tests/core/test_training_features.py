@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
@@ -88,10 +89,31 @@ def test_bounded_char_fit_equals_the_class_own_fit(texts, overrides):
     _same(bounded.transform(texts.test), reference.transform(texts.test))
 
 
+@pytest.mark.parametrize("rows_per_piece", [1, 7, 100, 10**9])
+def test_stacking_row_pieces_equals_scipys_hstack_and_frees_each_piece(rows_per_piece):
+    from rakuten_assets.core.training_features import RowPieces, hstack_releasing
+
+    rng = np.random.default_rng(3)
+    shapes = [(250, 40, 0.1), (250, 7, 0.5), (250, 300, 0.01)]
+    matrices = [sp.random(n, m, density=d, format="csr", dtype=np.float32, random_state=rng) for n, m, d in shapes]
+    matrices[1][5:9] = 0  # empty rows
+    matrices[1].eliminate_zeros()
+    weights = [None, 0.35, 2.0]
+    expected = sp.hstack([m * w if w is not None else m for m, w in zip(matrices, weights)], format="csr")
+    # one block whole, the others in pieces of different sizes
+    blocks = [(matrices[0], weights[0]), (RowPieces(matrices[1], rows_per_piece), weights[1]),
+              (RowPieces(matrices[2], max(1, rows_per_piece // 2 + 3)), weights[2])]
+    held = [b for b, _ in blocks[1:]]
+    stacked = hstack_releasing(blocks, chunk_rows=11)
+    _same(stacked, expected)
+    assert blocks == [] and all(p is None for b in held for p in b.pieces)
+    assert len(held[0].pieces) == (-(-250 // rows_per_piece) if rows_per_piece < 250 else 1)
+
+
 def test_fitted_parts_keep_32_bit_indices(texts):
     features = build_classifier().named_steps["features"]
     parts = [fit_part(name, part, texts) for name, part in feature_parts(features)]
-    part_matrices = [p.x_train for p in parts]
+    part_matrices = [piece for p in parts for piece in p.x_train.pieces]
     _, x_train, x_test = assemble(clone(features), parts)
     for matrix in [x_train, x_test, *part_matrices]:
         assert matrix.indices.dtype == np.int32 and matrix.indptr.dtype == np.int32
