@@ -2,7 +2,7 @@
 parts in parallel (the `tfidf_features` asset fans them out as a dynamic Dagster graph, and
 Dagster's multiprocess, Celery or Kubernetes executors spread them).
 
-The featuriser is a `FeatureUnion` of independent vectorisers (word and character TF-IDF today):
+The featuriser is a `FeatureUnion` of independent vectorisers (word, character and word-shape TF-IDF today):
 each part is fitted on the same cleaned texts and nothing flows between parts, so fitting them in
 separate processes and stacking their matrices side by side gives exactly what
 `FeatureUnion.fit_transform` gives. Any other featuriser is one part. Nothing here knows which

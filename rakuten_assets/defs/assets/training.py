@@ -90,7 +90,7 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
 
 
 # --- tfidf_features: a dynamic graph, one step per part of the featuriser --------------------------
-# The word and character vectorisers are fitted independently on the same texts, so each is its
+# The word, character and word-shape vectorisers are fitted independently on the same texts, so each is its
 # own step: Dagster's multiprocess executor (`parallel_training_job`), or its Celery and
 # Kubernetes executors, run them at once; the in-process executor runs them one after the other.
 # The asset is still `tfidf_features`, with the same output.
@@ -174,7 +174,7 @@ def assemble_features(context: dg.OpExecutionContext, parts: list[FittedPart], f
 
 @dg.graph_asset(key=TFIDF_FEATURES, ins={"training_dataset": dg.AssetIn(TRAINING_DATASET)},
                 group_name=TRAINING_GROUP, kinds={"scikit-learn"},
-                description="Text cleaning + word and character n-gram TF-IDF fitted on the train split, "
+                description="Text cleaning + word, character and word-shape n-gram TF-IDF fitted on the train split, "
                             "with the transformed train and test matrices; one step per vectoriser.")
 def tfidf_features(training_dataset):
     texts = joined_texts(snapshot_chunks(training_dataset).map(clean_texts).collect())
