@@ -218,8 +218,11 @@ def _word_tfidf_fit_transform(vec, train: list[str], test: list[str]
         if ids.size < n:
             return np.empty(0, dtype=np.int64), gptr
         windows = ids.size - n + 1
-        doc_of = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
-        same_doc = doc_of[:windows] == doc_of[n - 1:]  # a window crossing into the next document
+        same_doc = np.ones(windows, dtype=bool)
+        starts = ptr[1:-1]  # where the second and later documents begin
+        for back in range(1, n):  # a window starting `back` tokens before one crosses into it
+            crossing = starts - back
+            same_doc[crossing[(crossing >= 0) & (crossing < windows)]] = False
         codes = ids[:windows].astype(np.int64)
         for j in range(1, n):
             codes = codes * n_tokens + ids[j:j + windows]
