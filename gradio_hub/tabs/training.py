@@ -10,6 +10,7 @@ import pandas as pd
 
 from gradio_hub.auth import NotAllowed
 from gradio_hub.clients.dagster import JOBS, RunInfo
+from gradio_hub.clients.docker import human_duration
 from gradio_hub.common import TabHandles, describe_error, esc, link, notice, table
 from gradio_hub.context import HubContext
 from rakuten_assets.core.promotion import MOVE_BY_PERSON, MOVE_ROLLBACK
@@ -43,6 +44,26 @@ def dagster_runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
                          for r in runs], columns=["run id", "job", "status", "created", "duration"])
 
 
+# A run's process usually starts within tens of seconds on a small machine; past this it is worth
+# a look at the run's logs (a process that died while loading the code leaves the run STARTING).
+STARTING_SLOW_S = 120
+
+
+def starting_text(run: RunInfo, now: datetime) -> str:
+    """What a STARTING run waits for, and for how long. Dagster has no start time until the first
+    event of the run's own process, so the time counted is since the run was created."""
+    text = ("the run's own process is starting: it loads the project's code (the rakuten code "
+            "location) and opens the Dagster instance before its first step")
+    if run.created is None:
+        return text
+    seconds = max(0.0, (now - run.created).total_seconds())
+    text += f"; launched {human_duration(seconds)} ago"
+    if seconds > STARTING_SLOW_S:
+        return text + (", longer than the usual tens of seconds: if it stays here, the run's process "
+                       "may have failed to start, and the run's logs in the Dagster UI say why")
+    return text + " (tens of seconds is usual on a small machine)"
+
+
 def run_html(ctx: HubContext, run: RunInfo) -> str:
     kind = {"SUCCESS": "ok", "FAILURE": "error", "CANCELED": "warn"}.get(run.status, "info")
     done = sum(1 for s in run.steps if s.get("status") == "SUCCESS")
@@ -67,8 +88,7 @@ def run_html(ctx: HubContext, run: RunInfo) -> str:
         waiting = {"QUEUED": "waiting for the Dagster daemon to take it from the queue (the Overview "
                              "says whether the daemon is running)",
                    "NOT_STARTED": "waiting for the Dagster daemon to take it from the queue",
-                   "STARTING": "the run's process is starting and loading the project's code "
-                               "(tens of seconds on a small machine)",
+                   "STARTING": starting_text(run, now),
                    "STARTED": f"running step {next((s.get('stepKey') for s in run.steps if s.get('status') == 'IN_PROGRESS'), 'by step')}"}
         details.append(["now", waiting.get(run.status, run.status.lower())])
     html += table(None, details, raw_columns=set()).replace('class="hub-table"', 'class="hub-table hub-run-details"', 1)

@@ -65,3 +65,49 @@ def test_the_time_axis_spaces_samples_by_time_and_breaks_at_gaps():
     assert (xs[3] - xs[2]) / (xs[1] - xs[0]) == pytest.approx(18, rel=0.01)  # 180 s against 10 s
     assert svg.count("<polyline") == 2
     assert "No samples yet" in time_series_svg(frame.iloc[:0], title="t", unit="u", elem_class="c")
+
+
+def run_details(status: str, created_ago_s: float | None) -> str:
+    """The Training tab's detail table of a run, as text: what the run is and what it waits for."""
+    import html
+    import re
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from gradio_hub.clients.dagster import RunInfo
+    from gradio_hub.tabs.training import run_html
+
+    created = None if created_ago_s is None else datetime.now(UTC) - timedelta(seconds=created_ago_s)
+    run = RunInfo("0123456789abcdef", "training_job", status, created, None, None, [],
+                  tags={"launched_by": "rakuten-hub:anyone"}, assets=["model"])
+    ctx = SimpleNamespace(dagster=SimpleNamespace(run_url=lambda run_id: f"http://dagster/runs/{run_id}"))
+    page = run_html(ctx, run)
+    details = page.split('class="hub-table hub-run-details"')[1].split("</table>")[0]
+    return html.unescape(re.sub(r"<[^>]+>", " ", details))
+
+
+@pytest.mark.parametrize("status", ["QUEUED", "NOT_STARTED"])
+def test_a_run_not_yet_taken_from_the_queue_says_it_waits_for_the_daemon(status):
+    said = run_details(status, 30)
+    assert "waiting for the Dagster daemon to take it from the queue" in said
+    assert "training_job" in said and "rakuten-hub:anyone" in said and "model" in said
+
+
+def test_a_starting_run_says_what_it_waits_for_and_since_when():
+    import re
+
+    said = run_details("STARTING", 40)
+    assert "the run's own process is starting" in said and "loads the project's code" in said
+    assert re.search(r"launched \d+ s ago", said), said
+    assert "tens of seconds is usual" in said and "failed to start" not in said
+
+
+def test_a_run_starting_for_minutes_points_to_its_logs():
+    said = run_details("STARTING", 600)
+    assert "launched 10 min ago" in said
+    assert "may have failed to start" in said and "logs in the Dagster UI" in said
+
+
+def test_a_starting_run_without_a_creation_time_still_says_what_it_waits_for():
+    said = run_details("STARTING", None)
+    assert "loads the project's code" in said and "ago" not in said
