@@ -14,11 +14,16 @@ materialise, promote, roll back) share one `control` slot so they never race eac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import threading
+import time
+from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from gradio_hub.auth import gate_routes
 from gradio_hub.common import HUB_CSS, esc, notice
@@ -34,6 +39,7 @@ from rakuten_assets.core.settings import Settings, get_settings
 
 log = logging.getLogger("gradio_hub")
 TITLE = "Rakuten control hub"
+MB = 1024 * 1024  # Gradio's "mb" in max_file_size
 
 
 def _auth_status(ctx: HubContext, user: str | None) -> str:
@@ -84,9 +90,10 @@ def build_hub(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or get_settings()
     ctx = HubContext(settings)
 
-    # Uploads (Gradio's cache) older than an hour are deleted every half hour: issue 13 found
-    # unauthenticated uploads kept for ever.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    # Uploads need no login (Gradio's /gradio_api/upload has no hook for one), so they are capped
+    # (launch_options) and deleted once old: issue 13 found 50 MB uploads kept for ever.
+    delete_cache = (settings.hub_upload_sweep_seconds, settings.hub_upload_max_age_seconds)
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=delete_cache) as demo:
         # Who is signed in, for display only: control handlers check the request's cookie.
         session_user = gr.State(None)
         gr.Markdown(f"# {TITLE}\nData, training, serving and monitoring of the "
@@ -169,15 +176,83 @@ def _quiet_clients(settings: Settings) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+# Room for the multipart boundaries and part headers around the one file an upload may carry.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+class UploadCap:
+    """Refuses (413) a multipart request whose body may exceed the upload cap, before reading it.
+
+    Gradio's max_file_size holds per file, and one /gradio_api/upload may carry 1,000 files, so
+    without this a request of many files each under the cap stored as much as it liked. The
+    body's length is the Content-Length the server reads to (a longer body is not read as this
+    request's), so one without it (chunked) is refused too (411): browsers always send it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.limit = app, max_bytes + _MULTIPART_OVERHEAD
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope["headers"])
+            if headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+                length = headers.get(b"content-length", b"")
+                status = 411 if not length.isdigit() else 413 if int(length) > self.limit else 0
+                if status:
+                    from starlette.responses import PlainTextResponse
+
+                    message = (f"Uploads are limited to {self.limit - _MULTIPART_OVERHEAD} bytes per "
+                               "request." if status == 413 else "Uploads need a Content-Length.")
+                    await PlainTextResponse(message, status)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def sweep_abandoned_uploads(folder: str | Path, max_age_s: float) -> list[Path]:
+    """Deletes Gradio's part-written upload files older than `max_age_s` (by mtime, which each
+    write renews, so an upload still arriving is kept); returns them.
+
+    An upload whose client goes away mid-body leaves its temporary file at the top of the upload
+    folder, outside the set delete_cache empties (finished uploads are moved into per-hash
+    folders and tracked): a client could fill the disk cap-sized file by cap-sized file."""
+    deleted = []
+    now = time.time()
+    for path in Path(folder).glob("tmp*"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or moved by its finished upload
+            if path.is_file() and now - path.stat().st_mtime > max_age_s:
+                path.unlink()
+                deleted.append(path)
+    return deleted
+
+
+def _abandoned_upload_sweeper(settings: Settings):
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        async def sweep():
+            while True:
+                await asyncio.sleep(settings.hub_upload_sweep_seconds)
+                await asyncio.to_thread(sweep_abandoned_uploads, app.uploaded_file_dir,
+                                        settings.hub_upload_max_age_seconds)
+
+        task = asyncio.create_task(sweep())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return lifespan
+
+
 def launch_options(settings: Settings, ctx: HubContext, root_path: str | None) -> dict:
     return {"root_path": root_path if root_path is not None else settings.hub_root_path,
                 "auth": ctx.gate.gradio_auth(),
                 "auth_message": "Rakuten control hub: sign in with a RAKUTEN_HUB_USERS login.",
-                # The full official product file is ~60 MB.
-                "show_error": False, "max_threads": 40, "max_file_size": "100mb", "ssr_mode": False,
+                "show_error": False, "max_threads": 40, "ssr_mode": False,
+                "max_file_size": f"{settings.hub_max_upload_mb}mb",
                 "footer_links": ["gradio"], "enable_monitoring": False, "css": HUB_CSS,
                 # The sign-in routes, ahead of Gradio's own (FastAPI(routes=...)).
-                "app_kwargs": {"routes": gate_routes(ctx.gate)}}
+                "app_kwargs": {"routes": gate_routes(ctx.gate),
+                               "lifespan": _abandoned_upload_sweeper(settings),
+                               "middleware": [Middleware(UploadCap, max_bytes=settings.hub_max_upload_mb * MB)]}}
 
 
 def launch(host: str, port: int, root_path: str | None = None, *, block: bool = True) -> gr.Blocks:

@@ -168,6 +168,15 @@ class Settings(BaseSettings):
                                        "the API, Dagster, Prometheus and Grafana.")
     hub_batch_max_rows: int = Field(20_000, ge=1, description="Most rows the hub's batch "
                                     "prediction accepts in one uploaded CSV.")
+    hub_max_upload_mb: int = Field(20, ge=1, description="Largest upload the hub accepts, "
+                                   "per file and per request (larger ones get 413). Uploads "
+                                   "need no login, so keep it small; the full official product "
+                                   "file (~60 MB) needs 100.")
+    hub_upload_max_age_seconds: int = Field(3600, ge=1, description="Age after which the hub "
+                                            "deletes an uploaded file from Gradio's upload cache.")
+    hub_upload_sweep_seconds: int = Field(1800, ge=1, description="How often the hub looks for "
+                                          "uploaded files older than "
+                                          "RAKUTEN_HUB_UPLOAD_MAX_AGE_SECONDS.")
     api_url: str | None = Field(None, description="Base URL of the prediction API the hub calls; "
                                 "default http://RAKUTEN_API_HOST:RAKUTEN_API_PORT.")
     dagster_url: str | None = Field(None, description="Base URL of the Dagster webserver; "
