@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ from tests.support.docker_engine import (
 )
 from tests.support.env import PROJECT_ROOT
 from tests.support.figures import report
+from tests.support.services import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(2400)
 
@@ -52,27 +52,6 @@ MODEL = "rakuten_classifier"
 HEALTHY = {"postgres", "mlflow", "dagster-code", "dagster-webserver", "dagster-daemon", "api", "hub",
            "prometheus", "gate"}
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 1.0, on_fail=lambda: ""):
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    pytest.fail(f"{what}: not within {timeout:.0f} s (last: {last!r})\n{on_fail()}")
 
 
 @dataclass
@@ -172,7 +151,7 @@ def stack(tmp_path_factory):
                f"{f1.group(1) if f1 else '?'})")
         # The API's registry poll (every 10 s) finds the first champion.
         t0 = time.monotonic()
-        wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 120,
+        wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 120, 1,
                  "API /ready after the first champion", on_fail=lambda: project.logs("api"))
         report(f"API ready with the first champion {time.monotonic() - t0:.0f} s after materialize")
         report("grafana: validated (tests/deploy/test_deployment.py), not run: no Grafana image "
@@ -301,7 +280,7 @@ def test_prometheus_has_the_api_target_up_and_the_alert_rules(stack):
         return [t for t in body["data"]["activeTargets"]
                 if t["labels"].get("job") == "rakuten-api" and t["health"] == "up"]
 
-    wait_for(api_target_up, 90, "Prometheus scraping the API (target up)")
+    wait_for(api_target_up, 90, 1, "Prometheus scraping the API (target up)")
     rules = httpx.get(f"{prometheus}/api/v1/rules", auth=auth, timeout=10).json()["data"]["groups"]
     loaded = {r["name"] for g in rules for r in g["rules"] if r["type"] == "alerting"}
     expected = set(re.findall(r"^\s*- alert:\s*(\S+)", (PROJECT_ROOT / "monitoring" / "alerts.yml").read_text(), re.M))
@@ -391,14 +370,14 @@ def test_restarting_the_api_under_traffic_loses_no_answered_prediction(stack):
     time.sleep(5)
     restart_started = time.monotonic()
     stack.project.run("restart", "api", timeout=300)
-    wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 180, "API ready again")
+    wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 180, 1, "API ready again")
     back = time.monotonic()
     time.sleep(5)
     traffic.stop()
     answered = {pid for _, pid in traffic.answered}
     assert traffic.answered_between(0, restart_started) > 10, "traffic before the restart"
     assert traffic.answered_between(back, time.monotonic()) > 10, "traffic after the restart"
-    logged = wait_for(lambda: (ids := stack.logged_ids(marker)) >= answered and ids, 60,
+    logged = wait_for(lambda: (ids := stack.logged_ids(marker)) >= answered and ids, 60, 1,
                       "every answered prediction in the inference log")
     missing = answered - logged
     assert not missing, f"{len(missing)} answered predictions not logged"
@@ -427,7 +406,7 @@ def test_a_postgres_outage_under_traffic(stack):
     assert during > 100, f"only {during} predictions answered during the outage"
     assert not failed, f"{len(failed)} requests failed while PostgreSQL was down: {failed[:5]}"
     answered = {pid for _, pid in traffic.answered}
-    logged = wait_for(lambda: (ids := stack.logged_ids(marker)) >= answered and ids, 180,
+    logged = wait_for(lambda: (ids := stack.logged_ids(marker)) >= answered and ids, 180, 1,
                       "the outage's predictions in the inference log")
     assert not answered - logged
     assert stack.count("rakuten", "inference_log") >= before + len(answered)
@@ -453,10 +432,14 @@ def test_down_then_up_keeps_products_runs_models_aliases_and_the_inference_log(s
             "dagster runs": {r[0] for r in stack.rows("dagster", "SELECT run_id FROM runs")},
         }
 
-    # Let the API's buffer drain first: the counts must not move by themselves.
-    wait_for(lambda: httpx.get(f"{stack.api}/metrics", timeout=5).status_code == 200, 30, "API metrics")
+    # This test's own predictions, so that the log it checks is not empty whatever ran before;
+    # then wait for the API's buffer to hold none of them: the counts must not move by themselves.
+    marker = f"ci-down-{uuid.uuid4().hex[:8]}"
+    answered = {httpx.post(f"{stack.api}/predict", json=predict_item(marker, i), timeout=30).json()["prediction_id"]
+                for i in range(5)}
+    wait_for(lambda: stack.logged_ids(marker) >= answered, 60, 1, "this test's predictions in the log")
     before = state()
-    assert before["inference_log"] > 0 and before["model versions"] >= 1
+    assert before["inference_log"] >= len(answered) and before["model versions"] >= 1
     stack.project.run("down", "--timeout", "30", timeout=300)
     assert not stack.project.run("ps", "-a", "-q").stdout.strip(), "containers left after down"
     seconds = stack.wait_healthy()
@@ -471,7 +454,8 @@ def test_down_then_up_keeps_products_runs_models_aliases_and_the_inference_log(s
         assert {row[0] for row in experiments} == {"rakuten_classifier_monitoring"}, experiments
     for key in ("products", "load_batches", "inference_log", "model versions", "champion"):
         assert after[key] == before[key], (key, before[key], after[key])
-    wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 180, "API ready after up")
+    assert stack.logged_ids(marker) == answered, "the predictions made before down are still logged"
+    wait_for(lambda: httpx.get(f"{stack.api}/ready", timeout=5).status_code == 200, 180, 1, "API ready after up")
     answer = httpx.post(f"{stack.api}/predict", json=predict_item("ci-after-up", 0), timeout=30).json()
     assert answer["model_version"] == before["champion"]
     report(f"docker compose down, then up: every service healthy again in {seconds:.0f} s; kept "

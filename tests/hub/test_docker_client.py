@@ -1,6 +1,8 @@
 """The hub's Docker client (gradio_hub/clients/docker.py) against a real engine: containers of
 one compose-labelled project with their state, health, uptime and restart count; logs; start,
-stop and restart; nothing outside the project; clear errors when the engine is missing.
+stop and restart; nothing outside the project; clear errors when the engine is missing. Then the
+Infrastructure tab over that engine in a real browser: the containers, a filtered log, a restart
+refused before sign-in and done after it, checked at the engine.
 
 The containers are made from the local Debian base image (scripts/local-images.py --only base),
 labelled as `docker compose` labels a project's containers, with no network.
@@ -15,22 +17,12 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.docker_engine import DEBIAN_BASE, docker_client, docker_host, ensure_images
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.timeout(900)
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"{what}: not within {timeout:.0f} s (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +76,7 @@ def test_lists_the_projects_containers_with_state_health_uptime_and_restarts(eng
             return found
         return None
 
-    found = wait_for(settled, 60, "web healthy and worker given up after 2 restarts")
+    found = wait_for(settled, 60, 0.5, "web healthy and worker given up after 2 restarts")
     assert set(found) == {"web", "worker", "idle"}, "only this project's containers"
     web, worker, idle = found["web"], found["worker"], found["idle"]
     assert web.state == "running" and web.project == project and web.name == f"{project}-web-1"
@@ -98,7 +90,7 @@ def test_lists_the_projects_containers_with_state_health_uptime_and_restarts(eng
 
 
 def test_logs_tail(engine):
-    wait_for(lambda: "line-3" in engine.logs("web", tail=10), 20, "web's output")
+    wait_for(lambda: "line-3" in engine.logs("web", tail=10), 20, 0.5, "web's output")
     lines = engine.logs("web", tail=2).splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == ["line-2", "line-3"], lines
     assert lines[0].split(" ", 1)[0].startswith(str(datetime.now(UTC).year)), "timestamped"
@@ -173,3 +165,66 @@ def test_docker_times_parse_to_aware_datetimes():
     assert parse_docker_time("0001-01-01T00:00:00Z") is None
     assert parse_docker_time("") is None
     assert [human_duration(s) for s in (None, 5, 125, 7300, 200000)] == ["", "5 s", "2 min", "2 h", "2 d"]
+
+
+def test_the_infrastructure_tab_shows_filters_and_restarts_containers_in_a_browser(project, tmp_path):
+    from gradio_hub.clients.docker import DockerEngine
+    from tests.support.env import project_home
+    from tests.support.hub import (
+        artifact_dir, chromium_browser, choose, fill, hub_page, launch_hub, open_tab, require_chromium,
+        sign_in, text_of, wait_text,
+    )
+
+    require_chromium()
+    client = docker_client()
+    idle = client.containers.get(f"{project}-idle-1")
+    with project_home(tmp_path) as settings:
+        hub_settings = settings.model_copy(update={"hub_users": "ops:open sesame", "hub_timeout_seconds": 3.0})
+        demo, url = launch_hub(hub_settings)
+        # The hub in a container finds its project from its own labels; this test process is in
+        # no container, so the engine is scoped to the test's project by hand.
+        demo.hub_context.docker = DockerEngine(hub_settings, base_url=docker_host(), project=project)
+        try:
+            with chromium_browser() as browser, hub_page(browser, 30_000) as page:
+                page.goto(url)
+                open_tab(page, "Infrastructure")
+                page.locator("#infra-refresh").click()
+                # The worker's restart policy gives up after 2 restarts: wait for that to be shown.
+                for _ in range(30):
+                    shown = wait_text(page, "infra-services", f"compose project {project}")
+                    if "exited" in shown and "running · healthy" in shown:
+                        break
+                    time.sleep(1)
+                    page.locator("#infra-refresh").click()
+                rows = {row.split("\t")[0].strip(): row for row in shown.splitlines() if "\t" in row}
+                assert set(rows) >= {"web", "worker", "idle"} and not any("other" in r for r in rows), rows
+                assert "running · healthy" in rows["web"] and "exited" in rows["worker"]
+                assert "\t2\t" in rows["worker"] and "\t3\t" in rows["worker"], rows["worker"]  # restarts, exit code
+                assert "3 containers" in shown and "2 running" in shown
+
+                choose(page, "infra-service", "web")
+                fill(page, "infra-filter", "line-2")
+                page.locator("#infra-logs-button").click()
+                logs = wait_text(page, "infra-logs", "line-2")
+                assert "line-1" not in logs and "line-3" not in logs
+                wait_text(page, "infra-logs-message", "containing “line-2”")
+
+                before = client.containers.get(idle.id).attrs["State"]["StartedAt"]
+                choose(page, "infra-service", "idle")
+                page.locator("#infra-restart").click()
+                wait_text(page, "infra-action-message", "Sign in")
+                assert client.containers.get(idle.id).attrs["State"]["StartedAt"] == before, \
+                    "a restart before sign-in did nothing"
+
+                sign_in(page, "ops", "open sesame")
+                page.locator("#infra-restart").click()
+                said = wait_text(page, "infra-action-message", "Restart idle (by ops): now running")
+                assert "Traceback" not in said
+                after = client.containers.get(idle.id).attrs
+                assert after["State"]["Running"] and after["State"]["StartedAt"] > before, \
+                    "the engine restarted the container the button named"
+                page.screenshot(path=str(artifact_dir() / "hub-infrastructure-docker.png"), full_page=True)
+                assert not page.hub_errors, page.hub_errors
+                assert "idle" in text_of(page, "infra-services")
+        finally:
+            demo.close()

@@ -392,3 +392,39 @@ def hub_page(browser, timeout_ms: int):
         yield page
     finally:
         context.close()
+
+
+# --- driving the page: one way for every browser test ---------------------------------------------
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def fill(page, elem_id: str, text: str) -> None:
+    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def text_of(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def wait_text(page, elem_id: str, text: str, timeout_ms: int = 30_000) -> str:
+    """Wait until the element's visible text contains `text`; returns that text."""
+    page.wait_for_function("([id, text]) => { const el = document.getElementById(id); "
+                           "return !!el && el.innerText.includes(text); }", arg=[elem_id, text],
+                           timeout=timeout_ms, polling=200)
+    return text_of(page, elem_id)
+
+
+def sign_in(page, user: str, password: str) -> None:
+    """Through the page's own sign-in form, as a person does."""
+    page.locator("#hub-sign-in").get_by_text("Sign in").first.click()
+    fill(page, "hub-username", user)
+    fill(page, "hub-password", password)
+    page.locator("#hub-sign-in-button").click()
+    wait_text(page, "hub-auth-status", f"Signed in as {user}")

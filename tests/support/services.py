@@ -33,8 +33,10 @@ def _arrived(value) -> bool:
         return True
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    """Poll until `predicate()` returns something (exceptions count as "not yet"); returns it."""
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition",
+             on_fail=lambda: ""):
+    """Poll until `predicate()` returns something (exceptions count as "not yet"); returns it.
+    On time-out, `on_fail()` adds what helps to understand why (a service's log, say)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -45,7 +47,9 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "cond
         except Exception as exc:  # noqa: BLE001 - keep waiting
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+    detail = on_fail()
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})"
+                         + (f"\n{detail}" if detail else ""))
 
 
 class LiveServer:
