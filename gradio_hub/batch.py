@@ -20,6 +20,11 @@ from gradio_hub.common import ServiceError, scratch_dir, write_csv
 from rakuten_assets.core.settings import Settings
 
 
+# Below this share of known words an answer is a guess (text of a kind the model never saw); the
+# single prediction and the batch warn at the same threshold.
+LOW_KNOWN_SHARE = 0.5
+
+
 class BadUpload(ValueError):
     """The file cannot be used; the message is for the user."""
 
@@ -39,6 +44,22 @@ class BatchOutcome:
             reasons = self.frame.loc[self.frame["status"] != "ok", "status"].value_counts()
             text += " Not predicted: " + ", ".join(f"{n} {why}" for why, n in reasons.items()) + "."
         return text
+
+    @property
+    def barely_known(self) -> int:
+        """Predicted rows whose words the model mostly does not know."""
+        shares = pd.to_numeric(self.frame["known_word_share"], errors="coerce")
+        return int((shares < LOW_KNOWN_SHARE).sum())
+
+    def known_words_warning(self) -> str:
+        """A sentence when some answers are guesses, else ''."""
+        n = self.barely_known
+        if not n:
+            return ""
+        rows = "row" if self.predicted == 1 else "rows"
+        return (f"The model knows under {100 * LOW_KNOWN_SHARE:.0f}% of the words of {n} of the "
+                f"{self.predicted} predicted {rows} (column known_word_share): text of a kind it never "
+                "saw, so those answers say little. Labels for them (Review tab) teach the next model.")
 
 
 def read_upload(path: str | Path, max_rows: int) -> pd.DataFrame:
@@ -95,6 +116,7 @@ def predict_frame(frame: pd.DataFrame, client: ApiClient, settings: Settings,
     out["category"] = ""
     out["confidence"] = pd.Series([None] * len(out), dtype="object")
     out["model_version"] = ""
+    out["known_word_share"] = pd.Series([None] * len(out), dtype="object")
     todo = [i for i, s in enumerate(status) if s == "ok"]
     size = max(1, settings.api_max_batch)
     versions: set[str] = set()
@@ -116,6 +138,8 @@ def predict_frame(frame: pd.DataFrame, client: ApiClient, settings: Settings,
             out.at[i, "category"] = pred["category"]
             out.at[i, "confidence"] = round(float(pred["confidence"]), 4)
             out.at[i, "model_version"] = str(pred["model_version"])
+            known = pred.get("known_word_share")  # null when the model has no word vocabulary
+            out.at[i, "known_word_share"] = None if known is None else round(float(known), 2)
             versions.add(str(pred["model_version"]))
     folder = Path(tempfile.mkdtemp(prefix="batch-", dir=scratch_dir()))
     path = folder / "predictions.csv"

@@ -7,13 +7,14 @@ import time
 import gradio as gr
 import pandas as pd
 
-from gradio_hub.batch import BadUpload, predict_frame, read_upload
+from gradio_hub.batch import LOW_KNOWN_SHARE, BadUpload, predict_frame, read_upload
 from gradio_hub.common import TabHandles, describe_error, esc, notice, table
 from gradio_hub.context import HubContext
 
 HISTORY_TYPES = ["str", "str", "str", "number", "str", "number", "str", "number"]
 PREVIEW_ROWS = 50
-PREDICTION_COLUMNS = ["prdtypecode", "category", "confidence", "status", "model_version"]
+PREDICTION_COLUMNS = ["prdtypecode", "category", "confidence", "status", "model_version",
+                      "known_word_share"]
 HISTORY_WAIT_S = 5.0  # the API writes its inference log every half second or so
 
 
@@ -21,10 +22,6 @@ def preview_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The batch result for the screen: what the model said first, then the uploaded columns."""
     first = [c for c in PREDICTION_COLUMNS if c in frame.columns]
     return frame[first + [c for c in frame.columns if c not in first]].head(PREVIEW_ROWS).astype(str)
-
-
-# Below this share of known words, the hub says the answer is a guess.
-LOW_KNOWN_SHARE = 0.5
 
 
 def known_words_html(share) -> str:
@@ -96,7 +93,8 @@ def build(ctx: HubContext) -> TabHandles:
     gr.Markdown("### Batch prediction from a CSV\nThe official format (`X_test_update.csv`: unnamed "
                 "index, designation, description, productid, imageid) or any CSV with a "
                 "`designation` column (and optionally `description`). The result keeps your columns "
-                "and adds prdtypecode, category, confidence, model_version and status.")
+                "and adds prdtypecode, category, confidence, model_version, status and "
+                "known_word_share (the share of a row's words the model knows).")
     with gr.Row():
         upload = gr.File(label="CSV to predict", file_types=[".csv"], type="filepath",
                          elem_id="batch-upload")
@@ -119,7 +117,10 @@ def build(ctx: HubContext) -> TabHandles:
             return notice(describe_error(exc), "error"), None, gr.update(visible=False)
         kind = "ok" if outcome.skipped == 0 else "warn"
         preview = preview_frame(outcome.frame)
-        return notice(outcome.summary(), kind), str(outcome.path), gr.update(value=preview, visible=True)
+        said = notice(outcome.summary(), kind)
+        if outcome.known_words_warning():
+            said += f'<div class="hub-batch-known-words">{notice(outcome.known_words_warning(), "warn")}</div>'
+        return said, str(outcome.path), gr.update(value=preview, visible=True)
 
     batch_btn.click(batch, [upload], [batch_msg, download, batch_preview], api_visibility="private",
                     concurrency_id="predict")

@@ -275,19 +275,31 @@ def test_titles_the_model_cannot_read_are_flagged(stack, page, title):
 
 
 def test_batch_preview_shows_the_prediction_columns_first(stack, page, tmp_path):
+    """With the known-word share of each row, and a warning naming how many rows the model barely
+    knows (a Japanese title: none of its words)."""
     upload = tmp_path / "batch.csv"
-    upload.write_text("designation,description,my_ref\nJeu PS4 FIFA 19,,a1\nPiscine tubulaire,,a2\n")
+    upload.write_text("designation,description,my_ref\nJeu PS4 FIFA 19,,a1\nPiscine tubulaire,,a2\n"
+                      "東京タワー 記念 グッズ,,a3\n", encoding="utf-8")
     open_hub(page, stack.hub_url)
     open_tab(page, "Predict")
     page.locator("#batch-upload input[type=file]").set_input_files(str(upload))
     wait_text(page, "batch-upload", "batch")
     page.locator("#batch-button").click()
-    wait_text(page, "batch-message", "Predicted 2 of 2 rows")
+    wait_text(page, "batch-message", "Predicted 3 of 3 rows")
     headers = page.locator("#batch-preview thead th")
     names = [headers.nth(i).inner_text().strip() for i in range(headers.count())]
     names = [n for n in names if n]
-    assert names[:5] == ["prdtypecode", "category", "confidence", "status", "model_version"], names
-    assert names[5:] == ["designation", "description", "my_ref"], names
+    assert names[:6] == ["prdtypecode", "category", "confidence", "status", "model_version",
+                         "known_word_share"], names
+    assert names[6:] == ["designation", "description", "my_ref"], names
+    warning = page.locator("#batch-message .hub-batch-known-words .hub-warn").inner_text()
+    assert "under 50% of the words of" in warning and "of the 3 predicted rows" in warning
+    barely = int(warning.split("of the words of ")[1].split()[0])
+    shares = [float(page.locator(f"#batch-preview [data-testid='cell-{row}-5']").inner_text())
+              for row in range(3)]  # in the file's order
+    assert shares[2] == 0.0  # the Japanese title
+    assert barely == sum(share < 0.5 for share in shares) >= 1
+    shot(page, "controlroom-batch", "#batch-message")
 
 
 # --- Training -----------------------------------------------------------------------------------------
