@@ -89,6 +89,31 @@ def container_action(ctx: HubContext, action: str, user, which: str | None, name
                   + (f", {info.health}" if info.health else "") + ".", "ok")
 
 
+def log_view(ctx: HubContext, which: str | None, name: str | None, text: str | None,
+             count) -> tuple[str, str]:
+    """(the last `count` lines of a container's or local service's log, optionally only those
+    containing `text` (any case), and a sentence saying what is shown)."""
+    if not name:
+        return "", notice("Choose a service first.", "info")
+    count = int(count or LOG_LINES)
+    if count < 1:
+        return "", notice("Ask for at least one line.", "warn")
+    try:
+        if which == "docker":
+            # Filtered: the matching lines among the last 2,000, so a filter finds more than the tail.
+            raw = ctx.docker.logs(name, tail=min(count, 2000) if not text else 2000)
+            found = [line for line in raw.splitlines() if not text or text.lower() in line.lower()]
+            body = "\n".join(found[-count:])
+        else:
+            body = ctx.local_services.log_tail(name, lines=count, contains=text or None)
+    except Exception as exc:  # noqa: BLE001
+        return "", notice(describe_error(exc), "error")
+    said = (f"Last {len(body.splitlines())} lines of {name}" + (f" containing “{text}”" if text else "")
+            + f", read {datetime.now(UTC):%H:%M:%S} UTC.")
+    return body, notice(said if body else f"No line of {name}'s log" + (f" contains “{text}”." if text else
+                                                                      " yet."), "info")
+
+
 def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     gr.Markdown("What runs the system: the containers of the compose stack (through the Docker "
                 "engine), or the processes `rakuten up` supervises on the embedded default; their "
@@ -142,24 +167,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
     refresh_btn.click(refresh, [service], outputs, api_visibility="private")
 
     def show_logs(which, name, text, count):
-        if not name:
-            return "", notice("Choose a service first.", "info")
-        count = int(count or LOG_LINES)
-        if count < 1:
-            return "", notice("Ask for at least one line.", "warn")
-        try:
-            if which == "docker":
-                raw = ctx.docker.logs(name, tail=min(count, 2000) if not text else 2000)
-                found = [line for line in raw.splitlines() if not text or text.lower() in line.lower()]
-                body = "\n".join(found[-count:])
-            else:
-                body = ctx.local_services.log_tail(name, lines=count, contains=text or None)
-        except Exception as exc:  # noqa: BLE001
-            return "", notice(describe_error(exc), "error")
-        said = (f"Last {len(body.splitlines())} lines of {name}" + (f" containing “{text}”" if text else "")
-                + f", read {datetime.now(UTC):%H:%M:%S} UTC.")
-        return body, notice(said if body else f"No line of {name}'s log" + (f" contains “{text}”." if text else
-                                                                          " yet."), "info")
+        return log_view(ctx, which, name, text, count)
 
     logs_btn.click(show_logs, [mode, service, contains, lines], [logs, logs_msg], api_visibility="private")
     contains.submit(show_logs, [mode, service, contains, lines], [logs, logs_msg], api_visibility="private")

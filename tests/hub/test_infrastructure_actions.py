@@ -1,5 +1,5 @@
-"""The Infrastructure tab's container actions, against a stand-in engine (the real Docker engine
-is driven by tests/hub/test_docker_client.py and the compose test)."""
+"""The Infrastructure tab's container actions and container log filter, against a stand-in engine
+(the real Docker engine is driven by tests/hub/test_docker_client.py and the compose test)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,27 @@ from types import SimpleNamespace
 
 from gradio_hub.auth import NotAllowed
 from gradio_hub.clients.docker import ContainerInfo
-from gradio_hub.tabs.infrastructure import container_action
+from gradio_hub.tabs.infrastructure import container_action, log_view
+
+# A container's output as the engine gives it (timestamps first): 3,000 lines, every 100th an error.
+LOG = [f"2026-01-01T00:00:{i % 60:02d}.000Z api {'ERROR db gone' if i % 100 == 99 else 'GET /health 200'} #{i}"
+       for i in range(3000)]
 
 
 class Engine:
     def __init__(self):
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple] = []
         self.infos = {"hub": dict(is_self=True), "api": dict(is_self=False)}
 
     def container(self, name):
         return ContainerInfo(id=name * 8, name=f"stack-{name}-1", service=name, project="stack",
                              image="img", state="running", health="healthy", started_at=None,
                              finished_at=None, restart_count=0, exit_code=None, **self.infos[name])
+
+    def logs(self, name, tail=200):
+        """The last `tail` lines, at most 2,000, as the real client caps them."""
+        self.calls.append(("logs", name, tail))
+        return "\n".join(LOG[-min(tail, 2000):]) + "\n"
 
     def _act(self, action, name):
         self.calls.append((action, name))
@@ -77,3 +86,27 @@ def test_on_the_embedded_default_there_is_nothing_to_start_or_stop():
     assert "no Docker engine here" in container_action(ctx, "stop", "ops", "local", "api", None)
     assert "Choose a service first" in container_action(ctx, "stop", "ops", "docker", "", None)
     assert ctx.docker.calls == []
+
+
+def test_the_log_filter_keeps_only_the_matching_lines_of_a_container():
+    ctx = context()
+    body, said = log_view(ctx, "docker", "api", "error DB", 5)
+    lines = body.splitlines()
+    # Any case; the newest five matches, found among the last 2,000 lines, not only the last five.
+    assert lines == [line for line in LOG if "ERROR db gone" in line][-5:]
+    assert lines[-1].endswith("#2999") and lines[0].endswith("#2599")
+    assert ctx.docker.calls == [("logs", "api", 2000)]
+    assert "Last 5 lines of api containing “error DB”" in said
+
+
+def test_without_a_filter_the_log_shows_its_tail():
+    ctx = context()
+    body, said = log_view(ctx, "docker", "api", "", 20)
+    assert body.splitlines() == LOG[-20:]
+    assert ctx.docker.calls == [("logs", "api", 20)]
+    assert "Last 20 lines of api," in said and "containing" not in said
+
+
+def test_a_filter_nothing_matches_says_so():
+    body, said = log_view(context(), "docker", "api", "segfault", 50)
+    assert body == "" and "No line of api&#x27;s log contains “segfault”." in said  # escaped HTML
