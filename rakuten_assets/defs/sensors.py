@@ -69,7 +69,9 @@ def drift_sensor(context: dg.SensorEvaluationContext, project_settings: Settings
     run_requests, notes = [], []
     with store.open() as db:
         # Labelling requests that now have their labels: one retraining each (the run key keeps it
-        # to one however often the sensor ticks; training_dataset closes the request).
+        # to one however often the sensor ticks). promoted_model closes the request once a model
+        # trained on its labels is decided; if that run fails the request stays open, and the next
+        # training run that gets as far closes it (the run key is not reused: no retry loop).
         for request in labelling_requests(db, status=REQUEST_OPEN):
             if request.satisfied:
                 run_requests.append(dg.RunRequest(run_key=f"labels-{request.id}", tags={

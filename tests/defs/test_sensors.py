@@ -142,6 +142,45 @@ def test_drift_without_new_labels_asks_for_labels_then_retrains_once_they_are_in
     assert not _open_requests(rakuten_env)
 
 
+def test_a_training_run_that_fails_leaves_the_labelling_request_open_until_a_run_decides(rakuten_env,
+                                                                                        monkeypatch):
+    from datetime import datetime, timezone
+
+    from rakuten_assets.core.feedback import open_labelling_request
+    from rakuten_assets.core.store import ProductStore
+    from tests.support.dagster import materialisations
+
+    _reset_settings()
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    request_id = open_labelling_request(ProductStore(rakuten_env.db_url), window_start=start,
+                                        window_end=start, labels_needed=3, drift_report_id=None,
+                                        model_version=None, note="test")
+    _label(rakuten_env, _log_predictions(rakuten_env, 3))
+    instance = DagsterInstance.ephemeral()
+    _run(instance, "ingest_job")  # (the catalogue the labels join: every class, for the data check)
+    (retrain,) = _requests(_evaluate(_sensor("drift_sensor"), instance))
+
+    # The run takes its snapshot with the labels, then fails before a model is registered.
+    def registry_down(*args, **kwargs):
+        raise RuntimeError("model registry unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("rakuten_assets.defs.assets.training.log_model", registry_down)
+        failed = run_job("training_job", instance, tags=retrain.tags)
+    assert not failed.success
+    recorded = materialisations(failed)
+    assert recorded["training_dataset"]["labelling_requests_met"] == [request_id]
+    assert "promoted_model" not in recorded
+    assert [r.id for r in _open_requests(rakuten_env)] == [request_id]
+    # The sensor still asks under the same run key: the daemon does not start it twice.
+    assert [r.run_key for r in _requests(_evaluate(_sensor("drift_sensor"), instance))] == [retrain.run_key]
+
+    # The next run that gets as far as the rule's decision meets the request, whoever started it.
+    decided = materialisations(_run(instance, "training_job"))
+    assert decided["promoted_model"]["labelling_requests_closed"] == [request_id]
+    assert not _open_requests(rakuten_env)
+
+
 def test_drift_with_new_labels_retrains_once_per_report_with_a_cooldown(rakuten_env, monkeypatch):
     from tests.support.models import register_version
 

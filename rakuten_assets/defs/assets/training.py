@@ -68,10 +68,10 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
     settings = project_settings.load()
     with store.open() as db:
         frame = db.labelled_products()
-        # The labels a labelling request waited for are in this snapshot: the request is met.
+        # The labels these labelling requests waited for are in this snapshot. promoted_model
+        # closes them once a model trained on it is decided: a run that fails after this step
+        # leaves them open.
         met = [r.id for r in labelling_requests(db, status=REQUEST_OPEN) if r.satisfied]
-        for request_id in met:
-            close_labelling_request(db, request_id)
     frame = split_train_test(frame, settings.test_size, settings.split_seed)
     counts = frame.groupby(["prdtypecode", "split"]).size().unstack(fill_value=0)
     # hashed once (5 s at 850k rows): the version travels with the frame to snapshot_facts
@@ -244,6 +244,19 @@ def _load_champion(models, challenger: TrainedModel):
         return champion_version, None, f"champion v{champion_version} could not be scored: {exc}"
 
 
+def _requests_met_by_snapshot(context: dg.AssetExecutionContext, dataset_version: str) -> list[int]:
+    """The labelling requests `training_dataset` found met by the snapshot this model trained on:
+    its materialisation with the model's dataset version (this run's, or the run a re-execution
+    started from)."""
+    records = context.instance.fetch_materializations(TRAINING_DATASET, limit=20, ascending=False).records
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        version = metadata.get("dataset_version")
+        if version is not None and version.value == dataset_version:
+            return [int(i) for i in getattr(metadata.get("labelling_requests_met"), "value", None) or []]
+    return []
+
+
 def _accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(truth == predicted)) if len(truth) else float("nan")
 
@@ -360,6 +373,14 @@ def promoted_model(context: dg.AssetExecutionContext, trained_model: TrainedMode
         with store.open() as db:
             move_champion(models, db, challenger, kind=MOVE_BY_RULE,
                           actor=f"dagster run {context.run.run_id[:8]}", reason=decision.reason)
+    # The model trained on the labels the labelling requests waited for is decided, promoted or
+    # not: the requests are met. Closed here rather than when the snapshot is taken, so a run
+    # that failed in between leaves them open.
+    met = set(_requests_met_by_snapshot(context, trained_model.dataset_version))
+    with store.open() as db:
+        closed = [r.id for r in labelling_requests(db, status=REQUEST_OPEN) if r.id in met]
+        for request_id in closed:
+            close_labelling_request(db, request_id)
     mlf.set_tags({**decision.as_tags(), **extra})
     mlf.log_metric("promoted", 1.0 if decision.promote else 0.0)
     context.log.info(f"{'PROMOTED' if decision.promote else 'not promoted'} v{challenger}: {decision.reason}")
@@ -373,6 +394,7 @@ def promoted_model(context: dg.AssetExecutionContext, trained_model: TrainedMode
         "champion_after": str(after.version) if after else "none",
         "moved_by": "rule",
         "feedback_labels_in_test": model_evaluation.feedback_labels,
+        "labelling_requests_closed": dg.MetadataValue.json(closed),
         "champion_agreement_recent_traffic": agreement if agreement is not None else "n/a",
         "challenger_weighted_f1": f1,
         "champion_weighted_f1_same_test": (model_evaluation.champion_weighted_f1
