@@ -1,13 +1,16 @@
 """The Infrastructure tab on the embedded default, in a real browser: the processes `rakuten up`'s
 supervisor runs (honcho with the project's ServiceRecorder, here supervising two small programs),
-their pid, state and uptime, their rotated log files, a text filter; a process that dies shows
-as exited, a supervisor that stops as not running. (The Docker view is driven against a real
+their pid, state and uptime, their rotated log files, a text filter; a process that dies stops
+the supervisor (honcho then stops the others and returns), after which every service shows as not
+running, without uptime, the killed one with its exit code. (Rotation itself:
+tests/hub/test_local_service_logs.py.) (The Docker view is driven against a real
 engine by the compose end-to-end test.)"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,16 +88,28 @@ def wait_text(page, elem_id: str, wanted: str, timeout_ms: int = 30_000) -> str:
     return text(page, elem_id)
 
 
+def service_rows(page) -> dict[str, dict[str, str]]:
+    """The services table of the tab, one dict per row by its header, keyed by service."""
+    table = page.locator("#infra-services table.hub-table")
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    rows = [[c.strip() for c in row.locator("td").all_inner_texts()] for row in table.locator("tbody tr").all()]
+    return {cells[0]: dict(zip(headers, cells)) for cells in rows}
+
+
 def test_local_services_their_state_and_their_logs(supervised, page):
     settings, supervisor, services = supervised
     demo, url = launch_hub(settings.model_copy(update={"hub_timeout_seconds": 3.0}))
     try:
         page.goto(url)
         page.get_by_role("tab", name="Infrastructure").click()
-        shown = wait_text(page, "infra-services", "supervises 2 processes")
+        wait_text(page, "infra-services", "supervises 2 processes")
+        rows = service_rows(page)
+        assert list(rows) == ["api", "dagster-daemon"]
         for name, service in services.items():
-            assert name in shown and str(service["pid"]) in shown
-        assert shown.count("running") >= 2
+            row = rows[name]
+            assert row["state"] == "running" and row["pid"] == str(service["pid"]), row
+            assert re.fullmatch(r"\d+ (s|min)", row["uptime"]), row  # started in this test
+            assert row["exit code"] == "" and f"ticker.py {name}" in row["command"], row
         # Logs: the service's own lines, from its rotated file, filtered.
         page.locator("#infra-service input").first.click()
         page.get_by_role("option", name="dagster-daemon", exact=True).click()
@@ -114,7 +129,12 @@ def test_local_services_their_state_and_their_logs(supervised, page):
         supervisor.wait(20)
         page.locator("#infra-refresh").click()
         wait_text(page, "infra-services", "rakuten up is not running")
-        assert "not running" in text(page, "infra-services")
+        rows = service_rows(page)
+        assert {name: row["state"] for name, row in rows.items()} == {"api": "not running",
+                                                                       "dagster-daemon": "not running"}
+        assert all(row["uptime"] == "" for row in rows.values()), rows  # nothing runs any more
+        # The last pid stays, and the killed one's exit as the supervisor saw it (SIGKILL).
+        assert rows["api"]["pid"] == str(services["api"]["pid"]) and rows["api"]["exit code"] == "-9", rows
     finally:
         demo.close()
 
