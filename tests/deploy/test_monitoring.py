@@ -52,7 +52,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -64,6 +63,7 @@ import pytest
 import yaml
 
 from tests.support.env import PROJECT_ROOT
+from tests.support.services import free_port, wait_for
 
 ROOT = PROJECT_ROOT
 MONITORING = ROOT / "monitoring"
@@ -93,12 +93,6 @@ def _binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rules() -> list[dict]:
@@ -513,20 +507,6 @@ def _exposed_names(text: str) -> set[str]:
             if line and not line.startswith("#")}
 
 
-def _wait(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
 def _stop(proc: subprocess.Popen | None, timeout: float = 15) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -592,7 +572,7 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
     store.record_drift(status="ok", drift_detected=True, drifted_share=0.6, rows_reference=500,
                        rows_current=400, model_version=version, html_path=None, summary={})
 
-    api_port, prom_port = _free_port(), _free_port()
+    api_port, prom_port = free_port(), free_port()
     api_log, prom_log = tmp_path / "api.log", tmp_path / "prometheus.log"
     # One worker (a second doubles the start-up, the slowest part of this test on a busy
     # machine) with PROMETHEUS_MULTIPROC_DIR set as docker-compose sets it: /metrics is then the
@@ -627,13 +607,13 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
         def ready():
             assert api.poll() is None, f"the API exited:\n{_tail(api_log)}"
             return client.get(f"{api_url}/ready").status_code == 200
-        _wait(ready, 150, "the API's /ready")
+        wait_for(ready, 150, 0.25, "the API's /ready")
 
         def api_target_up():
             assert prom.poll() is None, f"Prometheus exited:\n{_tail(prom_log)}"
             targets = client.get(f"{prom_url}/api/v1/targets").json()["data"]["activeTargets"]
             return [t for t in targets if t["labels"]["job"] == API_JOB and t["health"] == "up"]
-        _wait(api_target_up, 30, "Prometheus's first successful scrape of the API")
+        wait_for(api_target_up, 30, 0.25, "Prometheus's first successful scrape of the API")
 
         # --- a short load over four seconds (four scrapes), from 8 concurrent clients ---------
         requests = _load_requests(small_labelled_frame(600, seed=11))
@@ -672,7 +652,7 @@ def test_every_dashboard_and_alert_query_returns_data_from_a_live_api(champion, 
         def scraped_everything():
             result = query(f'sum(rakuten_predictions_total{{job="{API_JOB}"}})')["data"]["result"]
             return result and float(result[0]["value"][1]) == predicted
-        _wait(scraped_everything, 30, f"Prometheus to see all {predicted} predictions")
+        wait_for(scraped_everything, 30, 0.25, f"Prometheus to see all {predicted} predictions")
         time.sleep(2.5)  # two more scrapes and rule evaluations after the last change
 
         # --- 1. every referenced metric is exported by the API itself --------------------------

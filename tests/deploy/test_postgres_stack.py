@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 from tests.support.env import PG_ADMIN_URL, PROJECT_ROOT
 from tests.support.postgres import pg_available, pg_conninfo, pg_execute
 from tests.support.postgres import pg_query as query
+from tests.support.services import free_port
 
 ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
@@ -39,12 +39,6 @@ pytestmark = pytest.mark.timeout(1200)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def wait_until(check: Callable[[], object], timeout: float, what: str,
                proc: subprocess.Popen | None = None, log: Path | None = None, interval: float = 0.5):
