@@ -151,7 +151,8 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1,
     # The protocol adds the limits uvicorn lacks (head size and count, read deadline, open
     # connections: api/server.py); it is named by class so worker processes import it too.
     common = dict(host=host, port=port, log_level=log_level, access_log=False,
-                  timeout_graceful_shutdown=15, proxy_headers=False, server_header=False,
+                  timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
+                  proxy_headers=False, server_header=False,
                   http="api.server:LimitedHttpToolsProtocol",
                   timeout_keep_alive=settings.api_keep_alive_seconds)
     if workers > 1:

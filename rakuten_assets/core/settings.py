@@ -137,6 +137,10 @@ class Settings(BaseSettings):
                                           "is closed after this long.")
     api_max_connections: int = Field(1000, ge=2, description="Open connections the API keeps; a "
                                      "new one past it closes the one idle (or sending) longest.")
+    api_shutdown_grace_seconds: float = Field(15.0, gt=0, description="At SIGTERM, how long "
+                                              "requests already running may take to finish; "
+                                              "those still running then get a 503 "
+                                              "`shutting_down`.")
     api_poll_seconds: float = Field(10.0, gt=0, description="How often the API asks the "
                                     "registry whether the champion alias moved.")
     api_batch_wait_ms: float = Field(1.0, ge=0, description="Dynamic micro-batching: how long "

@@ -208,6 +208,76 @@ def test_request_cancelled_at_shutdown_gets_the_json_503():
     assert json.loads(sent[1]["body"])["error"] == "shutting_down"
 
 
+def test_a_prediction_failing_as_the_model_thread_stops_gets_the_json_503(rakuten_env):
+    """The other way a SIGTERM reached clients as a 500: a single prediction queued behind a long
+    batch when the lifespan's shutdown stops the micro-batcher fails with RuntimeError, which the
+    catch-all handler answers as the JSON 503 once `shutting_down` is set (the real routes and
+    service, a fake model). Variant: the same failure outside a shutdown stays a JSON 500."""
+    from fastapi import FastAPI
+
+    from api.engine.service import PredictionService
+    from api.errors import install_error_handlers
+    from api.metrics import Metrics
+    from api.routes import prediction
+    from api.schemas import build_request_models
+
+    batch_running = threading.Event()
+    release = threading.Event()
+
+    class Predictor:
+        def predict(self, titles, bodies):
+            if titles[0] == "long batch":
+                batch_running.set()
+                release.wait(10)
+            return [(10, "x", 1.0, [], None) for _ in titles]
+
+    class Model:
+        version = "7"
+        predictor = Predictor()
+
+    class Writer:
+        def __init__(self):
+            self.rows = []
+
+        def add(self, rows):
+            self.rows.extend(rows)
+
+    metrics = Metrics()
+    service = PredictionService(rakuten_env, metrics, writer=Writer())
+    service.holder.current = Model()
+    app = FastAPI()
+    app.state.service = service
+    app.state.shutting_down = False
+    install_error_handlers(app, metrics)
+    app.include_router(prediction.build_router(build_request_models(1000, 256), 256))
+
+    async def scenario():
+        service.start()
+        # raise_app_exceptions=False: what uvicorn would send, not the exception, reaches us.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=30) as client:
+            batch = asyncio.ensure_future(client.post("/predict/batch", json={"items": [{"designation": "long batch"}]}))
+            await asyncio.to_thread(batch_running.wait, 10)
+            single = asyncio.ensure_future(client.post("/predict", json={"designation": "Lampe"}))
+            await asyncio.sleep(0.1)  # the single prediction waits behind the batch
+            app.state.shutting_down = True  # what the lifespan's shutdown does first...
+            await service.batcher.stop()    # ...then the micro-batcher stops
+            stopped = await single
+            # After the stop, outside a shutdown: the same RuntimeError is a server error.
+            app.state.shutting_down = False
+            late = await client.post("/predict", json={"designation": "Lampe"})
+            release.set()
+            done = await batch
+            service.executor.shutdown(wait=True)
+        return stopped, late, done
+
+    stopped, late, done = asyncio.run(scenario())
+    assert stopped.status_code == 503 and stopped.json()["error"] == "shutting_down", stopped.text
+    assert stopped.headers["retry-after"] and stopped.headers["content-type"] == "application/json"
+    assert late.status_code == 500 and late.json()["error"] == "internal_error", late.text
+    assert done.status_code == 200 and done.json()["predictions"][0]["prdtypecode"] == 10
+
+
 def test_a_big_batch_lets_single_predictions_through_between_its_parts(rakuten_env):
     """A 256-item batch runs in parts of at most `api_batch_part_chars` characters of text
     (here 256: 64 titles of 4 characters); a single prediction sent while the first part runs

@@ -5,6 +5,7 @@ schemathesis against the live OpenAPI schema."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -240,6 +242,79 @@ def test_sigterm_loses_no_accepted_label(live, tmp_path):
     assert accepted, "no label was accepted before the stop"
     stored = set(labels_frame(ProductStore(db_url))["prediction_id"])
     assert set(accepted) <= stored, f"{len(set(accepted) - stored)} accepted labels lost"
+
+
+def test_sigterm_during_long_batches_answers_every_request_in_json(live, tmp_path):
+    """The attack (issue 13): SIGTERM while long batches ran gave 6 plain-text 500s. Six batches
+    of 256 long texts and single predictions are in flight when the server is stopped: every
+    answer is a 200 with its predictions, or the JSON 503 `shutting_down` (uvicorn cancels what
+    is still running when its graceful shutdown time is over); never a 500, never plain text.
+    Every prediction answered is in the inference log."""
+    from rakuten_assets.core.store import ProductStore
+
+    _, _, _, root = live
+    db_url = f"sqlite:///{tmp_path / 'sigterm-batches.db'}"
+    # A second of grace rather than 15: the six batches (~2 s of model time here) outlast it.
+    server = LiveServer(root, env={"RAKUTEN_DATABASE_URL": db_url,
+                                   "RAKUTEN_API_SHUTDOWN_GRACE_SECONDS": "1"}).start(wait="ready")
+    rng = random.Random(13)
+
+    def long_item() -> dict:
+        return {"designation": " ".join(rng.choices(WORDS, k=8)),
+                "description": " ".join(rng.choices(WORDS, k=1500))[:8000]}
+
+    batches = [[long_item() for _ in range(256)] for _ in range(6)]
+    answers: list[tuple[str, httpx.Response]] = []
+    stopped_at: list[float] = []
+
+    async def scenario():
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+            async def batch(items):
+                with contextlib.suppress(httpx.TransportError):  # refused: never accepted
+                    answers.append(("batch", await client.post("/predict/batch", json={"items": items})))
+
+            async def singles(seed: int):
+                item_rng = random.Random(seed)
+                while not stopped_at or time.monotonic() - stopped_at[0] < 2:
+                    try:
+                        r = await client.post("/predict", json=random_item(item_rng))
+                    except httpx.TransportError:
+                        return  # the server closed this connection or refuses new ones
+                    answers.append(("single", r))
+
+            async def stop_when_busy():
+                await asyncio.sleep(0.5)  # the batches are sent and being predicted
+                stopped_at.append(time.monotonic())
+                server.proc.send_signal(signal.SIGTERM)
+
+            await asyncio.gather(*(batch(b) for b in batches), *(singles(i) for i in range(4)),
+                                 stop_when_busy())
+
+    try:
+        asyncio.run(scenario())
+        assert server.proc.wait(90) in (0, -15), server.log_tail()
+    finally:
+        server.stop()
+    kinds = Counter((kind, r.status_code) for kind, r in answers)
+    print("answers:", dict(kinds))
+    answered_ids = []
+    for kind, r in answers:
+        assert r.headers.get("content-type", "").startswith("application/json"), (kind, r.status_code, r.text[:200])
+        body = r.json()
+        if r.status_code == 200:
+            answered_ids += [p["prediction_id"] for p in body["predictions"]] if kind == "batch" \
+                else [body["prediction_id"]]
+        else:
+            assert (r.status_code, body["error"]) == (503, "shutting_down"), (kind, r.status_code, body)
+            assert r.headers["retry-after"]
+    # The stop caught the batches in flight: each got an answer (none was refused at the door),
+    # and some were still running when the grace was over (the path of the attack).
+    assert sum(n for (kind, _), n in kinds.items() if kind == "batch") == len(batches), kinds
+    assert kinds[("batch", 503)] >= 1, kinds
+    logged = set(ProductStore(db_url).read_inference_log()["prediction_id"])
+    assert set(answered_ids) <= logged, f"{len(set(answered_ids) - logged)} answered predictions not logged"
+    assert "Exception in ASGI application" not in server.log_tail(200_000)
 
 
 def test_mlflow_down_at_start_then_back(tmp_path_factory):
