@@ -46,7 +46,7 @@ def hub(tmp_path_factory):
     from tests.support.env import project_home
 
     root = tmp_path_factory.mktemp("hub_gate")
-    with project_home(root, RAKUTEN_HUB_USERS="alice:wonder land") as settings:
+    with project_home(root, RAKUTEN_HUB_USERS="alice:wonder land,bob:the builder") as settings:
         demo, url = launch_hub(settings)
         try:
             yield demo, url
@@ -105,6 +105,43 @@ def test_wrong_passwords_do_not_freeze_the_hub_and_lock_out(fresh_hub, monkeypat
         locked = client.post("/hub-auth/sign-in", json={"user": "alice", "password": "wonder land"})
         # ...and then even the right password is refused until the lockout ends.
         assert locked.status_code == 429 and "Too many failed sign-ins" in locked.json()["message"]
+
+
+def test_guesses_from_many_clients_lock_the_user_out_and_no_one_else(fresh_hub, monkeypatch):
+    """The per-client lockout alone lets a botnet guess on: each address stays under
+    LOCKOUT_AFTER. The gate also counts failures per user, whoever sends them (it keys clients
+    on the connection's address, so each guesser here connects from its own loopback address)."""
+    _, url = fresh_hub
+    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.0)
+
+    def client_at(n: int) -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{n}")
+        return httpx.Client(base_url=url, timeout=30, transport=transport)
+
+    def sign_in(n: int, user: str, password: str) -> httpx.Response:
+        with client_at(n) as client:
+            return client.post("/hub-auth/sign-in", json={"user": user, "password": password})
+
+    # The attack: one guess at alice's password from each of LOCKOUT_AFTER addresses.
+    for n in range(2, 2 + auth.LOCKOUT_AFTER):
+        assert sign_in(n, "alice", f"guess{n}").status_code == 401
+    guessers = {f"client:127.0.0.{n}" for n in range(2, 2 + auth.LOCKOUT_AFTER)}
+    assert guessers <= set(fresh_hub[0].hub_context.gate._failures)  # the addresses were distinct
+    # alice is locked out wherever she signs in from, with her right password too...
+    for n in (2, 2 + auth.LOCKOUT_AFTER + 1):
+        locked = sign_in(n, "alice", "wonder land")
+        assert locked.status_code == 429 and "Too many failed sign-ins" in locked.json()["message"]
+        assert auth.COOKIE not in locked.cookies
+    # ...while bob signs in, from a fresh address and from one of the guessers' alike: the
+    # guessers' addresses made one failure each, far from a lockout of their own.
+    for n in (2 + auth.LOCKOUT_AFTER + 2, 2):
+        ok = sign_in(n, "bob", "the builder")
+        assert ok.status_code == 200 and ok.json()["user"] == "bob" and ok.cookies[auth.COOKIE]
+    # Variant: the guesses spread over other users' names leave alice alone.
+    fresh_hub[0].hub_context.gate._failures.clear()
+    for n in range(2, 2 + auth.LOCKOUT_AFTER):
+        assert sign_in(n, f"mallory{n}", "x").status_code == 401
+    assert sign_in(2 + auth.LOCKOUT_AFTER + 1, "alice", "wonder land").status_code == 200
 
 
 def test_sign_in_from_the_page(tmp_path_factory):
