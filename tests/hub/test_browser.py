@@ -295,36 +295,59 @@ def test_dataset_tab_shows_html_as_text_and_ingests_through_dagster(stack, page)
 
 
 def test_promotion_and_rollback_move_the_alias_and_are_recorded(stack, page):
-    from rakuten_assets.core.registry import ModelRegistry
+    """v2 promoted over v1, then the older v1 over the newer champion v2: Roll back must return to
+    v2, the champion before the latest move (not the newest version older than the champion,
+    which there is none of)."""
+    from rakuten_assets.core.registry import PROMOTION_REASON_TAG, PROMOTION_TAG, ModelRegistry
 
     registry = ModelRegistry(stack.settings)
-    current = str(registry.champion().version)
-    target = "2" if current != "2" else "1"
-    tags_before = dict(registry.version(target).tags)
+    assert str(registry.champion().version) == "1"
+    # The rule's decisions, as the pipeline writes them (the stack registered both by hand): people
+    # may overrule them by moving the alias, never rewrite them.
+    for version, decision in (("1", "promoted"), ("2", "rejected")):
+        registry.client.set_model_version_tag(registry.name, version, PROMOTION_TAG, decision)
+        registry.client.set_model_version_tag(registry.name, version, PROMOTION_REASON_TAG,
+                                              f"the rule: {decision} in the browser test")
+    tags_before = {v: dict(registry.version(v).tags) for v in ("1", "2")}
     open_hub(page, stack.hub_url)
     open_tab(page, "Training")
     wait_text(page, "training-versions", "champion")
-    choose(page, "promote-version", target)
-    fill(page, "promote-reason", "browser test")
-    page.locator("#promote-button").click()
-    wait_text(page, "confirm-text", f"Promote version {target}?")
-    assert str(registry.champion().version) == current, "nothing may change before the confirmation"
-    shot(page, "training-confirm")
-    page.locator("#confirm-button").click()
-    wait_text(page, "alias-message", f"moved from version {current} to version {target}")
-    assert str(registry.champion().version) == target
-    wait_text(page, "champion-now", f"is version {target}")
-    # The rule's decision on the version is never overwritten; the move is in the audit trail.
-    assert dict(registry.version(target).tags) == tags_before
-    moves = wait_text(page, "training-moves", "browser test")
-    assert "person" in moves and "anyone" in moves
+
+    def promote(target: str, current: str, reason: str, screenshot: str | None = None) -> None:
+        choose(page, "promote-version", target)
+        fill(page, "promote-reason", reason)
+        page.locator("#promote-button").click()
+        wait_text(page, "confirm-text", f"Promote version {target}?")
+        assert str(registry.champion().version) == current, "nothing may change before the confirmation"
+        if screenshot:
+            shot(page, screenshot)
+        page.locator("#confirm-button").click()
+        wait_text(page, "alias-message", f"moved from version {current} to version {target}")
+        assert str(registry.champion().version) == target
+        wait_text(page, "champion-now", f"is version {target}")
+        moves = wait_text(page, "training-moves", reason)
+        assert "person" in moves and "anyone" in moves
+
+    def newest_move() -> list[str]:  # from, to, by what: the moves table, newest first
+        return [page.locator(f"#training-moves [data-testid='cell-0-{col}']").inner_text().strip()
+                for col in (1, 2, 3)]
+
+    promote("2", "1", "browser test: the newer one", "training-confirm")
+    promote("1", "2", "browser test: back to the older one")
+    assert newest_move() == ["2", "1", "person"]
 
     page.locator("#rollback-button").click()
-    wait_text(page, "confirm-text", f"Roll back to version {current}?")
+    wait_text(page, "confirm-text", "Roll back to version 2?")
+    assert str(registry.champion().version) == "1", "nothing may change before the confirmation"
     page.locator("#confirm-button").click()
-    wait_text(page, "alias-message", f"moved from version {target} to version {current}")
-    assert str(registry.champion().version) == current
+    wait_text(page, "alias-message", "moved from version 1 to version 2")
+    assert str(registry.champion().version) == "2"
+    wait_text(page, "champion-now", "is version 2")
     wait_text(page, "training-moves", "roll back")
+    assert newest_move() == ["1", "2", "roll back"]
+    # Three moves, none of them the rule's: each version's own decision is as the rule left it.
+    assert {v: dict(registry.version(v).tags) for v in ("1", "2")} == tags_before
+    assert registry.version("2").tags[PROMOTION_TAG] == "rejected"  # champion by people, not by the rule
 
 
 def test_control_actions_need_a_login_when_users_are_configured(stack, page):
