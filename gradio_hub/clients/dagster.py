@@ -28,6 +28,8 @@ SERVICE = "Dagster"
 LOCATION = "rakuten"            # workspace.yaml's location_name
 REPOSITORY = "__repository__"   # a Definitions object's implicit repository
 JOBS = ("training_job", "all_assets_job", "ingest_job", "drift_job")
+# rakuten_assets.defs.constants.PROMOTED_MODEL's path (the hub does not import Dagster).
+PROMOTED_MODEL_PATH = ["promoted_model"]
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 # How Dagster prefixes the description of a `dg.Failure` an asset raised on purpose.
 FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
@@ -348,7 +350,7 @@ class DagsterClient:
         """A materialisation of `promoted_model` in Dagster for a move of the alias made outside a
         run (the hub), so the asset's history holds every move."""
         data = self._graphql(_REPORT_EVENT_MUTATION, {"params": {
-            "eventType": "ASSET_MATERIALIZATION", "assetKey": {"path": ["promoted_model"]},
+            "eventType": "ASSET_MATERIALIZATION", "assetKey": {"path": PROMOTED_MODEL_PATH},
             "description": description}})["reportRunlessAssetEvents"]
         if data.get("__typename") != "ReportRunlessAssetEventsSuccess":
             raise ServiceError(SERVICE, data.get("message", "the move could not be reported"))

@@ -1,5 +1,6 @@
-"""Asset keys, groups and run tags shared by assets, jobs, sensors and the clients that name
-them (the hub's Dagster client, the CLI)."""
+"""Asset keys, groups and run tags shared by assets, jobs, sensors and the CLI. The hub must not
+import Dagster (an import-linter contract), so its Dagster client names the same keys and jobs as
+plain strings; tests/hub/test_clients.py checks that they match these."""
 
 import dagster as dg
 

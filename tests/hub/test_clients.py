@@ -443,12 +443,11 @@ def test_drift_history_from_files_and_from_the_store(stack, settings):
     reports = drift_reports(settings)
     assert next(iter(reports)).startswith("drift_report_2026010")
     store = ProductStore(settings.db_url)
-    if hasattr(store, "record_drift"):
-        store.record_drift(status="ok", drift_detected=False, drifted_share=0.1, rows_reference=10,
-                           rows_current=10, model_version="1", html_path=str(reports[next(iter(reports))]),
-                           summary={})
-        from_db = drift_history(settings, StoreReader(settings))
-        assert list(from_db["drifted share"]) == [0.1]  # the table wins when it has rows
+    store.record_drift(status="ok", drift_detected=False, drifted_share=0.1, rows_reference=10,
+                       rows_current=10, model_version="1", html_path=str(reports[next(iter(reports))]),
+                       summary={})
+    from_db = drift_history(settings, StoreReader(settings))
+    assert list(from_db["drifted share"]) == [0.1]  # the table wins when it has rows
     store.dispose()
     html = report_iframe(next(iter(reports.values())))
     assert 'sandbox="allow-scripts"' in html and "<script>" not in html and "&lt;script&gt;" in html
@@ -507,3 +506,16 @@ def test_typed_labels_resolve_to_one_category_or_say_which():
     code, candidates = resolve_label("jeu")
     assert code is None and 40 in candidates and 1940 not in candidates  # "déjeuner" is no game
     assert resolve_label("999") == (None, []) and resolve_label("") == (None, [])
+
+
+def test_the_hubs_job_names_and_asset_key_are_the_definitions_own():
+    """The hub names Dagster's jobs and the promoted_model key as strings (it does not import
+    Dagster): a renamed job or key in the definitions must fail here, not in production."""
+    from gradio_hub.clients.dagster import JOBS, PROMOTED_MODEL_PATH
+    from gradio_hub.ingest import INGESTING_JOBS
+    from rakuten_assets.defs.constants import PROMOTED_MODEL
+    from rakuten_assets.definitions import defs
+
+    jobs = {job.name for job in defs().resolve_all_job_defs()}
+    assert set(JOBS) <= jobs and set(INGESTING_JOBS) <= jobs, (JOBS, INGESTING_JOBS, jobs)
+    assert PROMOTED_MODEL_PATH == PROMOTED_MODEL.path

@@ -7,9 +7,11 @@ revision that matches it first. Several processes may start at once (the API, th
 on PostgreSQL an advisory lock, on SQLite a lock file beside the database, lets one migrate while
 the others wait.
 
-New revision: `alembic -c rakuten_assets/core/migrations/alembic.ini revision -m "..."`, written by
-hand (no autogenerate at run time); `tests/core/test_migrations.py` checks that the revisions
-build exactly the schema the ORM models describe.
+New revision (there is no alembic.ini: the configuration is built by `alembic_config`):
+`python -c 'from alembic import command; from rakuten_assets.core.migrations import alembic_config;
+command.revision(alembic_config(), message="...")'`, then written by hand (no autogenerate at run
+time); `tests/core/test_migrations.py` checks that the revisions build exactly the schema the ORM
+models describe.
 """
 
 from __future__ import annotations
