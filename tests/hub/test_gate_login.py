@@ -6,6 +6,8 @@ caller on asyncio.sleep without freezing anyone else; repeated failures lock the
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 
 import httpx
 import pytest
@@ -187,3 +189,89 @@ def test_direct_run_is_closed_even_by_fn_index(hub):
     for body in ({"data": [], "fn_index": private[0]}, {"data": []}):
         r = httpx.post(url + "/gradio_api/run/predict", json=body, timeout=30)
         assert r.status_code == 404, r.text
+
+
+def _fn_index(demo, name: str, module: str | None = None) -> int:
+    return next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", None) == name
+                and (module is None or fn.fn.__module__ == module))
+
+
+def run_event(client: httpx.Client, session_hash: str, fn_index: int, data: list) -> dict:
+    """One event through Gradio's queue, as the page sends it: join, then read the session's
+    server-sent events until this event completes; returns the completion message."""
+    joined = client.post("/gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None})
+    assert joined.status_code == 200, joined.text
+    event_id = joined.json()["event_id"]
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                return message
+    raise AssertionError(f"event {event_id} never completed")
+
+
+def test_a_signed_in_session_hash_replayed_without_the_cookie_runs_nothing(tmp_path_factory):
+    """The attack (issue 13), over HTTP: alice signs in and asks to promote version 2, so her
+    session (per-session state, found by session_hash) holds user=alice and the pending move.
+    A client with her session_hash and no cookie joins the queue for Confirm: the handler
+    answers "Sign in first" and the alias does not move; alice's own Confirm in that session,
+    with her cookie, then moves it."""
+    from gradio_hub.clients.registry import RegistryReader
+    from gradio_hub.clients.store import StoreReader
+    from tests.support.env import project_home
+    from tests.support.models import register_version
+
+    root = tmp_path_factory.mktemp("hub_replay")
+    with project_home(root, RAKUTEN_HUB_USERS="alice:wonder land") as settings:
+        champion = register_version(settings)
+        candidate = register_version(settings, alias=False)
+        registry = RegistryReader(settings, StoreReader(settings))
+        demo, url = launch_hub(settings)
+        try:
+            training = "gradio_hub.tabs.training"
+            session = secrets.token_hex(6)
+            with httpx.Client(base_url=url, timeout=120) as alice:
+                signed = alice.post("/hub-auth/sign-in", json={"user": "alice", "password": "wonder land"})
+                assert signed.status_code == 200
+                # The page's events in alice's session: sign-in display, the Training tab, Promote.
+                run_event(alice, session, _fn_index(demo, "after_sign_in"), ["alice", ""])
+                run_event(alice, session, _fn_index(demo, "refresh", training), [])
+                asked = run_event(alice, session, _fn_index(demo, "ask_promote", training),
+                                  [None, candidate, "replay test"])
+                assert asked["success"] and "Promote version" in json.dumps(asked["output"]), asked
+                confirm = _fn_index(demo, "confirm", training)
+                user_state, pending_state = (block._id for block in demo.fns[confirm].inputs)
+                state = demo.server_app.state_holder[session]
+                # What Confirm would run in this session, whoever sends it.
+                assert state[user_state] == "alice" and state[pending_state]["version"] == candidate
+
+                # The attacker: alice's session_hash, no cookie, Confirm's fn_index.
+                with httpx.Client(base_url=url, timeout=120) as mallory:
+                    assert auth.COOKIE not in mallory.cookies
+                    replay = run_event(mallory, session, confirm, [None, None])
+                text = json.dumps(replay["output"])
+                assert "Sign in first" in text and "Done:" not in text, replay
+                assert registry.rollback_target()[0] == champion  # the alias did not move
+                # Variants: a tampered copy of alice's cookie on Confirm, no cookie on Promote. (The
+                # refusal also emptied the session's pending move: alice asks again first.)
+                ask_promote = _fn_index(demo, "ask_promote", training)
+                run_event(alice, session, ask_promote, [None, candidate, "replay test"])
+                assert state[pending_state]["version"] == candidate
+                forged = alice.cookies[auth.COOKIE][:-2] + "00"
+                with httpx.Client(base_url=url, timeout=120, cookies={auth.COOKIE: forged}) as mallory:
+                    assert "Sign in first" in json.dumps(run_event(mallory, session, confirm, [None, None]))
+                with httpx.Client(base_url=url, timeout=120) as mallory:
+                    asked_again = run_event(mallory, session, ask_promote, [None, candidate, "replay"])
+                    assert "Sign in first" in json.dumps(asked_again["output"])
+                assert registry.rollback_target()[0] == champion
+
+                # alice, with her cookie, in the same session: the move runs.
+                run_event(alice, session, ask_promote, [None, candidate, "replay test"])
+                done = run_event(alice, session, confirm, [None, None])
+                assert "Done:" in json.dumps(done["output"]), done
+                assert registry.rollback_target()[0] == candidate
+        finally:
+            demo.close()
