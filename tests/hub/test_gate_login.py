@@ -14,7 +14,13 @@ import pytest
 
 from gradio_hub import auth
 from rakuten_assets.core.settings import Settings
-from tests.support.hub import CHROMIUM, CHROMIUM_ARGS, artifact_dir, chromium_available, launch_hub
+from tests.support.hub import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    artifact_dir,
+    launch_hub,
+    require_chromium,
+)
 
 
 class FakeRequest:
@@ -149,9 +155,9 @@ def test_guesses_from_many_clients_lock_the_user_out_and_no_one_else(fresh_hub, 
 def test_sign_in_from_the_page(tmp_path_factory):
     """The Sign in box posts to the route; the page then says who is signed in, and the cookie
     is out of the page's JavaScript."""
-    if not chromium_available():
-        pytest.skip(f"{CHROMIUM} is missing (Debian package `chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    require_chromium()  # skips outside CI when Debian's chromium is missing, fails in CI
+    from playwright import sync_api
+
     from tests.support.env import project_home
 
     root = tmp_path_factory.mktemp("hub_gate_page")

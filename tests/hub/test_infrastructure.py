@@ -3,8 +3,9 @@ supervisor runs (honcho with the project's ServiceRecorder, here supervising two
 their pid, state and uptime, their rotated log files, a text filter; a process that dies stops
 the supervisor (honcho then stops the others and returns), after which every service shows as not
 running, without uptime, the killed one with its exit code. (Rotation itself:
-tests/hub/test_local_service_logs.py.) (The Docker view is driven against a real
-engine by the compose end-to-end test.)"""
+tests/hub/test_local_service_logs.py.) (The Docker view is driven in a browser
+against a real engine by tests/hub/test_docker_client.py, and inside the stack by the compose
+end-to-end test.)"""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.support.env import project_home
-from tests.support.hub import CHROMIUM, CHROMIUM_ARGS, artifact_dir, launch_hub, require_chromium
+from tests.support.hub import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    artifact_dir,
+    launch_hub,
+    require_chromium,
+)
 from tests.support.services import wait_for
 
 require_chromium()
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 TICKER = """
 import itertools, sys, time
@@ -69,7 +76,7 @@ def supervised(tmp_path):
 
 @pytest.fixture
 def page():
-    with playwright_sync.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
