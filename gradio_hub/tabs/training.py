@@ -228,7 +228,9 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
             if current == target:
                 return None, hidden, "", notice(f"Version {target} already is the champion.", "info")
         except NotAllowed as exc:
-            return None, hidden, "", notice(exc.user_message(), "warn")
+            # The session's state is left as it is: a refused caller (a replayed session_hash,
+            # say) must not be able to clear a signed-in user's pending move either.
+            return gr.skip(), gr.skip(), gr.skip(), notice(exc.user_message(), "warn")
         except Exception as exc:  # noqa: BLE001
             return None, hidden, "", notice(describe_error(exc), "error")
         verb = "Promote" if kind == "promote" else "Roll back to"
@@ -248,7 +250,7 @@ def build(ctx: HubContext, session_user: gr.State) -> TabHandles:
             reason = f"{word} from the hub" + (f": {action['reason']}" if action["reason"] else "")
             moved = ctx.registry.move_champion(action["version"], kind=kind, actor=who, reason=reason)
         except NotAllowed as exc:
-            return None, hidden, notice(exc.user_message(), "warn")
+            return gr.skip(), gr.skip(), notice(exc.user_message(), "warn")  # pending move kept, as in ask
         except Exception as exc:  # noqa: BLE001
             return None, hidden, notice(describe_error(exc), "error")
         before = moved.from_version

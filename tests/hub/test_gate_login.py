@@ -261,11 +261,10 @@ def test_a_signed_in_session_hash_replayed_without_the_cookie_runs_nothing(tmp_p
                 text = json.dumps(replay["output"])
                 assert "Sign in first" in text and "Done:" not in text, replay
                 assert registry.rollback_target()[0] == champion  # the alias did not move
-                # Variants: a tampered copy of alice's cookie on Confirm, no cookie on Promote. (The
-                # refusal also emptied the session's pending move: alice asks again first.)
-                ask_promote = _fn_index(demo, "ask_promote", training)
-                run_event(alice, session, ask_promote, [None, candidate, "replay test"])
+                # Nor could the refused caller clear alice's pending move.
                 assert state[pending_state]["version"] == candidate
+                # Variants: a tampered copy of alice's cookie on Confirm, no cookie on Promote.
+                ask_promote = _fn_index(demo, "ask_promote", training)
                 forged = alice.cookies[auth.COOKIE][:-2] + "00"
                 with httpx.Client(base_url=url, timeout=120, cookies={auth.COOKIE: forged}) as mallory:
                     assert "Sign in first" in json.dumps(run_event(mallory, session, confirm, [None, None]))
@@ -273,9 +272,9 @@ def test_a_signed_in_session_hash_replayed_without_the_cookie_runs_nothing(tmp_p
                     asked_again = run_event(mallory, session, ask_promote, [None, candidate, "replay"])
                     assert "Sign in first" in json.dumps(asked_again["output"])
                 assert registry.rollback_target()[0] == champion
+                assert state[pending_state]["version"] == candidate
 
-                # alice, with her cookie, in the same session: the move runs.
-                run_event(alice, session, ask_promote, [None, candidate, "replay test"])
+                # alice, with her cookie, in the same session, confirms the move she asked for.
                 done = run_event(alice, session, confirm, [None, None])
                 assert "Done:" in json.dumps(done["output"]), done
                 assert registry.rollback_target()[0] == candidate
