@@ -1,8 +1,8 @@
 """The hub in a real browser (Playwright driving Debian's Chromium) against a real local stack:
 API in uvicorn, Dagster webserver + daemon, MLflow and the product store on SQLite.
 
-Screenshots of every tab go to test-artifacts/hub/ (not committed; docs/images/hub-*.png were
-copied from one run). Outside CI the module skips when /usr/bin/chromium is missing; in CI it
+Screenshots of every tab go to test-artifacts/hub/ (not committed); the ones docs/hub.md shows
+have the names they have in docs/images/, where scripts/refresh-hub-screenshots.sh copies them. Outside CI the module skips when /usr/bin/chromium is missing; in CI it
 fails instead.
 """
 
@@ -92,8 +92,10 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(artifact_dir() / f"hub-{name}.png"), full_page=True)
+def shot(page, file_name: str) -> None:
+    """The whole page; the ones docs/hub.md shows have docs/images' file names
+    (scripts/refresh-hub-screenshots.sh copies them there)."""
+    page.screenshot(path=str(artifact_dir() / file_name), full_page=True)
 
 
 def fill(page, elem_id: str, text: str) -> None:
@@ -129,23 +131,23 @@ def test_every_tab_renders_with_the_stack_up(stack, page):
     assert "All core services are up." in health
     assert "version 1" in text_of(page, "overview-champion")
     assert "Dagster UI" in text_of(page, "overview-links")
-    shot(page, "overview")
+    shot(page, "hub-overview.png")
 
     open_tab(page, "Predict")
     page.locator("#predict-button").wait_for()
     page.locator("#predict-history").wait_for()
-    shot(page, "predict")
+    shot(page, "hub-predict.png")
 
     open_tab(page, "Dataset")
     wait_text(page, "dataset-summary", "1500 products in 1 load batches")
     page.locator("#dataset-sample [data-testid='cell-0-0']").wait_for()
     assert "synthetic:seed=42:rows=3000" in text_of(page, "dataset-batches")
-    shot(page, "dataset")
+    shot(page, "hub-dataset.png")
 
     open_tab(page, "Training")
     wait_text(page, "training-versions", "champion")
     assert "rakuten_classifier@champion is version 1" in text_of(page, "champion-now")
-    shot(page, "training")
+    shot(page, "hub-training.png")
 
     open_tab(page, "Monitoring")
     wait_text(page, "monitoring-live", "prediction requests since the API started")
@@ -157,7 +159,7 @@ def test_every_tab_renders_with_the_stack_up(stack, page):
     # The real Evidently report draws itself with its own scripts, inside the sandbox.
     report = page.frame_locator("#monitoring-report iframe")
     report.get_by_text("Dataset Drift", exact=True).first.wait_for()
-    shot(page, "monitoring-start")
+    shot(page, "hub-monitoring-start.png")
     frame.scroll_into_view_if_needed()
     page.wait_for_timeout(3000)  # the report paints once it is on screen
     page.screenshot(path=str(artifact_dir() / "hub-monitoring-report.png"))
@@ -199,7 +201,7 @@ def test_materialisation_launched_from_the_hub_runs_in_dagster_and_the_hub_shows
     # The pipeline logged its confusion matrix: the tab shows it.
     choose(page, "cm-version", newest)
     page.locator("#cm-image img").wait_for()
-    shot(page, "training-run")
+    shot(page, "hub-training-run.png")
     # Offered for promotion at once, without pressing Refresh.
     choose(page, "promote-version", newest)
 
@@ -233,7 +235,7 @@ def test_prediction_round_trip_shows_category_and_probabilities(stack, page):
     wait_for(logged, 60, 0.5, "the prediction in the hub's history")
     assert page.evaluate("window.__hub_xss") is None
     assert page.locator("#predict-history b").count() == 0
-    shot(page, "predict-result")
+    shot(page, "hub-predict-result.png")
 
 
 def test_batch_prediction_of_an_official_format_csv(stack, page, tmp_path):
@@ -264,7 +266,7 @@ def test_batch_prediction_of_an_official_format_csv(stack, page, tmp_path):
     page.wait_for_function("() => !document.getElementById('monitoring-live').innerText.includes("
                            "'Rates appear after')", timeout=30_000, polling=500)
     assert "ms" in text_of(page, "monitoring-live")
-    shot(page, "monitoring")
+    shot(page, "hub-monitoring.png")
 
 
 def test_dataset_tab_shows_html_as_text_and_ingests_through_dagster(stack, page):
@@ -332,7 +334,7 @@ def test_promotion_and_rollback_move_the_alias_and_are_recorded(stack, page):
         return [page.locator(f"#training-moves [data-testid='cell-0-{col}']").inner_text().strip()
                 for col in (1, 2, 3)]
 
-    promote("2", "1", "browser test: the newer one", "training-confirm")
+    promote("2", "1", "browser test: the newer one", "hub-training-confirm.png")
     promote("1", "2", "browser test: back to the older one")
     assert newest_move() == ["2", "1", "person"]
 
@@ -446,7 +448,7 @@ def _api_down_is_said(stack, page):
     assert "API is unreachable" in text and "connection refused" in text
     assert "rakuten api" in text and "make run" in text
     assert "Traceback" not in page.content()
-    shot(page, "api-down")
+    shot(page, "hub-api-down.png")
     open_tab(page, "Monitoring")
     wait_text(page, "monitoring-live", "API is unreachable")
     assert not page.hub_errors, page.hub_errors
@@ -539,7 +541,7 @@ def test_review_queue_labels_from_the_keyboard_through_the_feedback_path(stack, 
     # The Japanese title: nothing the model knows, so it comes first.
     wait_text(page, "review-item", "東京タワー")
     assert "knew 0% of the words" in text_of(page, "review-item")
-    shot(page, "review")
+    shot(page, "hub-review.png")
     fill(page, "review-typed", "2705")  # a code and Enter: saved, the next item shows
     page.locator("#review-typed textarea, #review-typed input").first.press("Enter")
     wait_text(page, "review-message", "Saved 2705")

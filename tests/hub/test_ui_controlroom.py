@@ -5,7 +5,8 @@ chart's time axis, the one table style and the confusion matrix.
 
 The stack: API, Dagster webserver + code server and no daemon (so a launched run stays queued and
 the Overview has a part that is down), MLflow and the store on SQLite. Screenshots go to
-test-artifacts/hub/ (docs/images/hub-*.png are copied from there).
+test-artifacts/hub/; the ones docs/hub.md shows have the names they have in docs/images/, where
+scripts/refresh-hub-screenshots.sh copies them.
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def shot(page, name: str, element: str | None = None) -> None:
-    path = str(artifact_dir() / f"hub-{name}.png")
+def shot(page, file_name: str, element: str | None = None) -> None:
+    """The whole page or one element; the ones docs/hub.md shows have docs/images' file names
+    (scripts/refresh-hub-screenshots.sh copies them there)."""
+    path = str(artifact_dir() / file_name)
     if element:
         page.locator(element).screenshot(path=path)
     else:
@@ -155,8 +158,8 @@ def test_overview_draws_the_system_with_live_health_and_marks_links_that_are_dow
         "Grafana dashboards", "MLflow UI (runs, registered models)", "Prometheus"]
     assert "unreachable" in text_of(page, "overview-links")
     assert "Dagster UI" in page.locator("#overview-links li.hub-link-up").first.inner_text()
-    shot(page, "controlroom-overview")
-    shot(page, "controlroom-system", "#overview-system")
+    shot(page, "hub-controlroom-overview.png")
+    shot(page, "hub-system.png", "#overview-system")
 
 
 # --- Dataset ------------------------------------------------------------------------------------------
@@ -203,7 +206,7 @@ def test_dataset_search_class_filter_and_html_shown_as_decoded_text(stack, page)
     for raw in ("&#39;", "&amp;", "&egrave;", "<br", "&lt;", "<b>"):
         assert raw not in title + description
     assert page.locator("#dataset-sample td b, #dataset-sample td br").count() == 0  # text, not HTML
-    shot(page, "controlroom-dataset-search")
+    shot(page, "hub-dataset-search.png")
 
     field(page, "dataset-search").fill("no product has this")
     field(page, "dataset-search").press("Enter")
@@ -233,7 +236,7 @@ def test_a_product_file_alone_gets_a_clear_answer_right_under_the_buttons(stack,
     buttons = page.locator("#ingest-buttons").bounding_box()
     message = page.locator("#ingest-message").bounding_box()
     assert 0 <= message["y"] - (buttons["y"] + buttons["height"]) < 40, (buttons, message)
-    shot(page, "controlroom-dataset-ingest")
+    shot(page, "hub-controlroom-dataset-ingest.png")
 
 
 # --- Predict ------------------------------------------------------------------------------------------
@@ -259,7 +262,7 @@ def test_prediction_bars_keep_their_labels_and_the_history_updates_by_itself(sta
         assert not clipped, expected[i]
     # No refresh pressed: the prediction shows in the history once the API has logged it.
     wait_text(page, "predict-history", title, 15_000)
-    shot(page, "controlroom-predict")
+    shot(page, "hub-controlroom-predict.png")
 
 
 @pytest.mark.parametrize("title", ["東京タワー 記念 グッズ", "هاتف محمول جديد", "Новый мобильный телефон",
@@ -299,7 +302,7 @@ def test_batch_preview_shows_the_prediction_columns_first(stack, page, tmp_path)
               for row in range(3)]  # in the file's order
     assert shares[2] == 0.0  # the Japanese title
     assert barely == sum(share < 0.5 for share in shares) >= 1
-    shot(page, "controlroom-batch", "#batch-message")
+    shot(page, "hub-controlroom-batch.png", "#batch-message")
 
 
 # --- Training -----------------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ def test_a_launched_run_shows_what_it_is_and_what_it_waits_for(stack, page):
     run_id = details.split("run id")[1].split()[0]
     assert len(run_id) == 36
     assert page.locator("#launch-status a").first.get_attribute("href") == f"{stack.dagster.url}/runs/{run_id}"
-    shot(page, "controlroom-run-queued", "#launch-status")
+    shot(page, "hub-run-queued.png", "#launch-status")
 
 
 def test_tables_share_one_style_and_the_confusion_matrix_is_shown_unscaled(stack, page, tmp_path):
@@ -353,7 +356,7 @@ def test_tables_share_one_style_and_the_confusion_matrix_is_shown_unscaled(stack
     natural, shown = img.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
     assert natural >= 900 and shown >= 0.95 * natural, (natural, shown)
     img.scroll_into_view_if_needed()
-    shot(page, "controlroom-confusion", "#cm-image")
+    shot(page, "hub-controlroom-confusion.png", "#cm-image")
 
 
 # --- Monitoring ---------------------------------------------------------------------------------------
@@ -378,4 +381,4 @@ def test_the_rate_chart_spaces_samples_by_their_real_time_and_shows_gaps(stack, 
     assert (xs[2] - xs[1]) / (xs[1] - xs[0]) == pytest.approx(18, rel=0.02)
     assert (xs[3] - xs[2]) == pytest.approx(xs[1] - xs[0], rel=0.02)
     assert page.locator("#monitoring-rate polyline.hub-chart-line").count() == 2, "the gap breaks the line"
-    shot(page, "controlroom-rate", "#monitoring-rate")
+    shot(page, "hub-rate.png", "#monitoring-rate")
