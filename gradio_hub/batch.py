@@ -19,7 +19,6 @@ from gradio_hub.clients.api import ApiClient
 from gradio_hub.common import ServiceError, scratch_dir, write_csv
 from rakuten_assets.core.settings import Settings
 
-
 # Below this share of known words an answer is a guess (text of a kind the model never saw); the
 # single prediction and the batch warn at the same threshold.
 LOW_KNOWN_SHARE = 0.5

@@ -300,7 +300,11 @@ def test_promotion_and_rollback_move_the_alias_and_are_recorded(stack, page):
     """v2 promoted over v1, then the older v1 over the newer champion v2: Roll back must return to
     v2, the champion before the latest move (not the newest version older than the champion,
     which there is none of)."""
-    from rakuten_assets.core.registry import PROMOTION_REASON_TAG, PROMOTION_TAG, ModelRegistry
+    from rakuten_assets.core.registry import (
+        PROMOTION_REASON_TAG,
+        PROMOTION_TAG,
+        ModelRegistry,
+    )
 
     registry = ModelRegistry(stack.settings)
     assert str(registry.champion().version) == "1"
