@@ -37,13 +37,16 @@ class LocalService:
 
 
 def _alive(pid: int | None, started_at: float | None) -> bool:
-    """The pid runs, and is the process that was started then (not a later one with its number)."""
+    """The pid runs, and is the process that was started then (not a later one with its number).
+    A zombie (dead, not yet reaped by a hung or stopped supervisor) is not running: psutil's
+    is_running() says it is."""
     if not pid:
         return False
     try:
         process = psutil.Process(pid)
-        return process.is_running() and (started_at is None or abs(process.create_time() - started_at) < 30)
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return (process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+                and (started_at is None or abs(process.create_time() - started_at) < 30))
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return False
 
 

@@ -64,3 +64,27 @@ def test_the_hub_reads_the_newest_lines_of_the_rotated_log(recorder):
     tail = LocalServices(settings).log_tail(name, lines=3, contains="predict")
     assert [line.split("request ")[1] for line in tail.splitlines()] == [
         "0395 POST /predict", "0397 POST /predict", "0399 POST /predict"]
+
+
+def test_a_dead_process_not_yet_reaped_is_not_running():
+    """A service killed under a hung supervisor stays a zombie until reaped; psutil's
+    is_running() calls it running, the Infrastructure tab must not."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from gradio_hub.clients.local_services import _alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # never waited for: a zombie
+    try:
+        deadline = time.monotonic() + 30
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process = psutil.Process(child.pid)
+        assert process.status() == psutil.STATUS_ZOMBIE and process.is_running()
+        assert not _alive(child.pid, process.create_time())
+    finally:
+        child.wait()
+    assert _alive(psutil.Process().pid, psutil.Process().create_time())
