@@ -3,7 +3,7 @@
 # same file names) into docs/images/, so the documentation shows what the tests saw.
 #
 #   .venv/bin/python -m pytest tests/hub/test_browser.py tests/hub/test_ui_controlroom.py \
-#       tests/hub/test_infrastructure.py          # writes test-artifacts/hub/*.png
+#       tests/hub/test_infrastructure.py tests/hub/test_docker_client.py  # test-artifacts/hub/*.png
 #   scripts/refresh-hub-screenshots.sh            # then look at the images before committing them
 #
 # Only the images docs/hub.md references are copied (the tests write more); an image the tests did
