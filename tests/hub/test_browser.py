@@ -14,20 +14,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.support.hub import (
     artifact_dir,
+    choose,
     chromium_browser,
+    fill,
     hub_page,
     hub_stack,
     launch_hub,
+    open_tab,
     require_chromium,
+    text_of,
     wait_for,
+    wait_text,
     write_drift_report,
     write_real_drift_report,
 )
 
 require_chromium()
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 TAB_TIMEOUT_MS = 30_000
 FEEDBACK_TOKEN = "hub-feedback-token"
@@ -88,35 +94,10 @@ def open_hub(page, url: str) -> float:
     return time.perf_counter() - started
 
 
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
 def shot(page, file_name: str) -> None:
     """The whole page; the ones docs/hub.md shows have docs/images' file names
     (scripts/refresh-hub-screenshots.sh copies them there)."""
     page.screenshot(path=str(artifact_dir() / file_name), full_page=True)
-
-
-def fill(page, elem_id: str, text: str) -> None:
-    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def text_of(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
-
-
-def wait_text(page, elem_id: str, text: str, timeout_ms: int = TAB_TIMEOUT_MS) -> str:
-    """Wait until the element's visible text contains `text`; returns that text."""
-    page.wait_for_function("([id, text]) => { const el = document.getElementById(id); "
-                           "return !!el && el.innerText.includes(text); }", arg=[elem_id, text],
-                           timeout=timeout_ms, polling=200)
-    return text_of(page, elem_id)
 
 
 # --- tests ----------------------------------------------------------------------------------------
@@ -229,7 +210,7 @@ def test_prediction_round_trip_shows_category_and_probabilities(stack, page):
         try:
             wait_text(page, "predict-history", "<b>bold</b>", 3000)
             return True
-        except playwright_sync.TimeoutError:
+        except PlaywrightTimeout:
             return False
 
     wait_for(logged, 60, 0.5, "the prediction in the hub's history")

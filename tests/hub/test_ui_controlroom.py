@@ -17,15 +17,18 @@ import pytest
 
 from tests.support.hub import (
     artifact_dir,
+    choose,
     chromium_browser,
     hub_page,
     hub_stack,
     launch_hub,
+    open_tab,
     require_chromium,
+    text_of,
+    wait_text,
 )
 
 require_chromium()
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 TAB_TIMEOUT_MS = 30_000
 MARKER = "Zorglub"  # a word found in one stored product only
@@ -84,10 +87,6 @@ def open_hub(page, url: str) -> None:
     page.locator("#overview-system svg.hub-system").wait_for()
 
 
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
 def shot(page, file_name: str, element: str | None = None) -> None:
     """The whole page or one element; the ones docs/hub.md shows have docs/images' file names
     (scripts/refresh-hub-screenshots.sh copies them there)."""
@@ -100,22 +99,6 @@ def shot(page, file_name: str, element: str | None = None) -> None:
 
 def field(page, elem_id: str):
     return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def text_of(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
-
-
-def wait_text(page, elem_id: str, text: str, timeout_ms: int = TAB_TIMEOUT_MS) -> str:
-    page.wait_for_function("([id, text]) => { const el = document.getElementById(id); "
-                           "return !!el && el.innerText.includes(text); }", arg=[elem_id, text],
-                           timeout=timeout_ms, polling=200)
-    return text_of(page, elem_id)
 
 
 def sample_column(page, column: int) -> list[str]:
