@@ -7,6 +7,10 @@
    endless header (how many bytes it read before the 431), a half-sent request and a silent
    connection (closed with a 408), more idle sockets than the cap; while each runs, /health
    latency of an honest client, as a ratio to its latency with no attack.
+3. The whole served model (the API's `Predictor` over `build_classifier()` fitted on 5,000
+   synthetic rows, cold: nothing cached) on the attack batch against honest batches of the same
+   size (plain letters, French words): CPU seconds, so the attack's cost is judged by what a
+   batch of its size costs anyway, not by cleaning alone (which plain letters almost skip).
 """
 
 from __future__ import annotations
@@ -117,6 +121,30 @@ def api_connections() -> None:
               f"all gone {held:.1f} s after the last was opened")
 
 
+def served_model(items: int = 200, size: int = 10_000) -> None:
+    from api.engine.predictor import Predictor
+    from rakuten_assets.core.model import build_classifier
+    from rakuten_assets.core.synthetic import generate_catalogue
+    from rakuten_assets.core.training import TEXT_COLUMNS
+
+    frame = generate_catalogue(5_000, seed=7)
+    pipeline = build_classifier().fit(frame[TEXT_COLUMNS], frame["prdtypecode"])
+    batches = {"'<' x 10000": "<" * size, "plain letters": "a" * size,
+               "French words": ("piscine tubulaire pompe filtre " * (size // 30 + 1))[:size]}
+    print(f"3. the served model, {items} distinct items x 2 fields x {size} characters, cold predictor")
+    cpu = {}
+    for name, text in batches.items():
+        rows = [text[:-6] + f"{i:06d}" for i in range(items)]  # distinct: no cache helps
+        predictor = Predictor(pipeline)
+        t0 = time.process_time()
+        predictor.predict(rows, rows)
+        cpu[name] = time.process_time() - t0
+    attack = cpu.pop("'<' x 10000")
+    print(f"   '<' x {size}: {attack:.2f} s CPU; " + "; ".join(
+        f"{name} {seconds:.2f} s ({attack / seconds:.1f}x)" for name, seconds in cpu.items()))
+
+
 if __name__ == "__main__":
     text_cleaning()
     api_connections()
+    served_model()
