@@ -26,6 +26,7 @@ from tests.support.hub import (
     artifact_dir,
     launch_hub,
     require_chromium,
+    wait_text,
 )
 from tests.support.services import wait_for
 
@@ -83,16 +84,6 @@ def page():
         page.set_default_timeout(30_000)
         yield page
         browser.close()
-
-
-def text(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
-
-
-def wait_text(page, elem_id: str, wanted: str, timeout_ms: int = 30_000) -> str:
-    page.wait_for_function("([id, t]) => { const e = document.getElementById(id); return !!e && e.innerText.includes(t); }",
-                           arg=[elem_id, wanted], timeout=timeout_ms, polling=200)
-    return text(page, elem_id)
 
 
 def service_rows(page) -> dict[str, dict[str, str]]:
