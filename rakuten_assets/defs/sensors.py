@@ -16,6 +16,8 @@ from rakuten_assets.core.feedback import (
     labelling_requests,
     open_labelling_request,
 )
+from rakuten_assets.core.registry import DATASET_VERSION_TAG
+from rakuten_assets.defs.assets.training import snapshot_metadata
 from rakuten_assets.defs.constants import DRIFT_REPORT, TRAINING_DATASET, TRIGGER_TAG
 from rakuten_assets.defs.jobs import training_job
 from rakuten_assets.defs.resources import (
@@ -57,7 +59,7 @@ def new_data_sensor(context: dg.SensorEvaluationContext, project_settings: Setti
 @dg.sensor(name="drift_sensor", job=training_job, minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="When the latest drift_report says drift: requests training_job if enough "
-                       "feedback labels arrived since the champion was registered "
+                       "feedback labels arrived since the champion's dataset was taken "
                        "(RAKUTEN_LABELS_PER_REQUEST), else opens a labelling request for the drifted "
                        "traffic and requests training_job once that request has its labels. One "
                        "decision per drift report (cursor); no drift retraining during "
@@ -91,7 +93,8 @@ def drift_sensor(context: dg.SensorEvaluationContext, project_settings: Settings
             if not _metadata_value(latest, "drift_detected", False):
                 notes.append("latest drift_report: no drift")
             else:
-                decision = _on_drift(db, registry.get(), settings, latest, storage_id, cursor)
+                decision = _on_drift(context.instance, db, registry.get(), settings, latest, storage_id,
+                                     cursor)
                 if isinstance(decision, dg.RunRequest):
                     run_requests.append(decision)
                 else:
@@ -101,11 +104,23 @@ def drift_sensor(context: dg.SensorEvaluationContext, project_settings: Settings
     return dg.SensorResult(skip_reason="; ".join(notes), cursor=json.dumps(cursor))
 
 
-def _on_drift(db, models, settings, latest, storage_id: int, cursor: dict) -> dg.RunRequest | str:
+def labels_new_to(instance, champion) -> tuple[datetime | None, str]:
+    """Since when a label is new to the champion, and the words for it: the snapshot of the
+    dataset it trained on (training_dataset's `snapshot_at`, found by the version's dataset tag),
+    else its registration (a version trained outside this Dagster instance). Registration alone
+    would miss the labels that arrived while the champion itself trained."""
+    if champion is None:
+        return None, "ever (no champion)"
+    snapshot_at = snapshot_metadata(instance, (champion.tags or {}).get(DATASET_VERSION_TAG)).get("snapshot_at")
+    if snapshot_at:
+        return datetime.fromisoformat(snapshot_at), "the champion's dataset was taken"
+    return (datetime.fromtimestamp(int(champion.creation_timestamp) / 1000, tz=timezone.utc),
+            "the champion was registered")
+
+
+def _on_drift(instance, db, models, settings, latest, storage_id: int, cursor: dict) -> dg.RunRequest | str:
     """Drift: retrain when there is something new to learn, else ask for labels."""
-    champion = models.champion()
-    since = (datetime.fromtimestamp(int(champion.creation_timestamp) / 1000, tz=timezone.utc)
-             if champion is not None else None)
+    since, since_when = labels_new_to(instance, models.champion())
     new_labels = count_labels(db, received_since=since)
     if new_labels >= settings.labels_per_request:
         now = time.time()
@@ -117,8 +132,7 @@ def _on_drift(db, models, settings, latest, storage_id: int, cursor: dict) -> dg
         return dg.RunRequest(run_key=f"drift-{storage_id}", tags={
             TRIGGER_TAG: "drift", "rakuten/drifted_share": f"{share:.3f}", "rakuten/new_labels": str(new_labels)})
     if labelling_requests(db, status=REQUEST_OPEN):
-        return (f"drift again, {new_labels} new labels since the champion; a labelling request is "
-                "already open")
+        return f"drift again, {new_labels} new labels since {since_when}; a labelling request is already open"
     end = datetime.now(timezone.utc)
     start = _metadata_value(latest, "window_start", "") or None
     window_start = datetime.fromisoformat(start) if start else end
@@ -129,9 +143,9 @@ def _on_drift(db, models, settings, latest, storage_id: int, cursor: dict) -> dg
         db, window_start=window_start, window_end=window_end, labels_needed=settings.labels_per_request,
         drift_report_id=_metadata_value(latest, "drift_report_id", None), model_version=version,
         note=(f"drift ({', '.join(map(str, signals)) or 'signals'}) on the traffic of champion v{version}; "
-              f"{new_labels} labels arrived since it was registered: retraining on unchanged data "
+              f"{new_labels} labels arrived since {since_when}: retraining on unchanged data "
               "cannot fix drift, labels for the new traffic can"))
-    return (f"drift, but only {new_labels} new labels since the champion: labelling request "
+    return (f"drift, but only {new_labels} new labels since {since_when}: labelling request "
             f"{request_id} opened for {settings.labels_per_request} labels")
 
 

@@ -142,6 +142,41 @@ def test_drift_without_new_labels_asks_for_labels_then_retrains_once_they_are_in
     assert not _open_requests(rakuten_env)
 
 
+def test_labels_that_arrive_while_the_champion_trains_are_new_to_it(rakuten_env, monkeypatch):
+    """"No new labels since the champion's dataset": labels posted after its snapshot was taken,
+    while it trained, are not in it. Counting from its registration would call them learnt and
+    ask for labels; they are new, and drift with them retrains."""
+    import rakuten_assets.defs.assets.training as training_assets
+    from rakuten_assets.core.registry import ModelRegistry
+    from rakuten_assets.core.settings import get_settings
+
+    monkeypatch.setenv("RAKUTEN_LABELS_PER_REQUEST", "5")
+    _reset_settings()
+    instance = DagsterInstance.ephemeral()
+    _run(instance, "ingest_job")
+    ids = _log_predictions(rakuten_env, 5)
+    real_log_model = training_assets.log_model
+
+    def labels_arrive_then_log(*args, **kwargs):  # after the snapshot, before the registration
+        _label(rakuten_env, ids)
+        return real_log_model(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training_assets, "log_model", labels_arrive_then_log)
+        result = _run(instance, "training_job")
+    champion = ModelRegistry(get_settings()).champion()
+    assert champion is not None
+    snapshot = {e.event_specific_data.materialization.asset_key.path[-1]: e.event_specific_data.materialization
+                for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}["training_dataset"]
+    assert snapshot.metadata["feedback_rows"].value == 0, "the labels came after the snapshot"
+
+    _fake_drift_report(instance, drifted=True, share=0.8, window_start="2026-01-01T00:00:00+00:00")
+    tick = _evaluate(_sensor("drift_sensor"), instance)
+    (retrain,) = _requests(tick)
+    assert retrain.tags["rakuten/trigger"] == "drift" and retrain.tags["rakuten/new_labels"] == "5"
+    assert not _open_requests(rakuten_env)
+
+
 def test_a_training_run_that_fails_leaves_the_labelling_request_open_until_a_run_decides(rakuten_env,
                                                                                         monkeypatch):
     from datetime import datetime, timezone

@@ -5,6 +5,7 @@ and reports what a user wants to see in the Dagster UI as metadata."""
 import re
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -66,6 +67,9 @@ DATASET_VERSION_ATTR = "dataset_version"  # key in the snapshot frame's `attrs`
                       "a stable train/test split and a content-hash version.")
 def training_dataset(project_settings: SettingsResource, store: ProductStoreResource) -> dg.Output[pd.DataFrame]:
     settings = project_settings.load()
+    # Taken before the read: a label that arrives while it runs counts as new to this dataset
+    # (drift_sensor compares label arrival times with it), never as learnt.
+    snapshot_at = datetime.now(timezone.utc)
     with store.open() as db:
         frame = db.labelled_products()
         # The labels these labelling requests waited for are in this snapshot. promoted_model
@@ -78,6 +82,7 @@ def training_dataset(project_settings: SettingsResource, store: ProductStoreReso
     frame.attrs[DATASET_VERSION_ATTR] = version = dataset_version(frame)
     return dg.Output(frame, metadata={
         "dataset_version": version,
+        "snapshot_at": snapshot_at.isoformat(),
         "rows": len(frame),
         "train_rows": int((frame["split"] == "train").sum()),
         "test_rows": int((frame["split"] == "test").sum()),
@@ -244,17 +249,26 @@ def _load_champion(models, challenger: TrainedModel):
         return champion_version, None, f"champion v{champion_version} could not be scored: {exc}"
 
 
-def _requests_met_by_snapshot(context: dg.AssetExecutionContext, dataset_version: str) -> list[int]:
-    """The labelling requests `training_dataset` found met by the snapshot this model trained on:
-    its materialisation with the model's dataset version (this run's, or the run a re-execution
-    started from)."""
-    records = context.instance.fetch_materializations(TRAINING_DATASET, limit=20, ascending=False).records
+def snapshot_metadata(instance: dg.DagsterInstance, dataset_version: str | None, limit: int = 20) -> dict:
+    """The metadata of the `training_dataset` materialisation with this dataset version (the
+    newest of the last `limit`), or {} when this instance has none."""
+    if not dataset_version:
+        return {}
+    records = instance.fetch_materializations(TRAINING_DATASET, limit=limit, ascending=False).records
     for record in records:
         metadata = record.asset_materialization.metadata
         version = metadata.get("dataset_version")
         if version is not None and version.value == dataset_version:
-            return [int(i) for i in getattr(metadata.get("labelling_requests_met"), "value", None) or []]
-    return []
+            return {key: getattr(value, "value", value) for key, value in metadata.items()}
+    return {}
+
+
+def _requests_met_by_snapshot(context: dg.AssetExecutionContext, dataset_version: str) -> list[int]:
+    """The labelling requests `training_dataset` found met by the snapshot this model trained on:
+    its materialisation with the model's dataset version (this run's, or the run a re-execution
+    started from)."""
+    met = snapshot_metadata(context.instance, dataset_version).get("labelling_requests_met")
+    return [int(i) for i in met or []]
 
 
 def _accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
