@@ -118,8 +118,8 @@ def build(ctx: HubContext) -> TabHandles:
         kind = "ok" if outcome.skipped == 0 else "warn"
         preview = preview_frame(outcome.frame)
         said = notice(outcome.summary(), kind)
-        if outcome.known_words_warning():
-            said += f'<div class="hub-batch-known-words">{notice(outcome.known_words_warning(), "warn")}</div>'
+        if warning := outcome.known_words_warning():
+            said += f'<div class="hub-batch-known-words">{notice(warning, "warn")}</div>'
         return said, str(outcome.path), gr.update(value=preview, visible=True)
 
     batch_btn.click(batch, [upload], [batch_msg, download, batch_preview], api_visibility="private",

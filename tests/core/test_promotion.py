@@ -9,6 +9,7 @@ from rakuten_assets.core.promotion import (
     MOVE_BY_PERSON,
     MOVE_BY_RULE,
     MOVE_ROLLBACK,
+    LiveEvidence,
     decide_promotion,
     move_champion,
     rollback_target,
@@ -124,44 +125,38 @@ def test_unscorable_champion_is_replaced_by_a_gated_challenger():
 
 
 # --- with feedback labels on the test side: live traffic neither model trained on ---------------
-def _live(labels, challenger, champion):
-    from rakuten_assets.core.promotion import LiveEvidence
-
-    return LiveEvidence(labels, challenger, champion)
-
-
 def test_too_few_live_labels_are_ignored_and_the_test_split_decides():
     # 29 labels say the challenger is far worse: below the threshold, the test gain promotes.
-    decision = decide_promotion(0.80, 0.78, 0.01, live=_live(29, 0.10, 0.90), min_live_labels=30)
+    decision = decide_promotion(0.80, 0.78, 0.01, live=LiveEvidence(29, 0.10, 0.90), min_live_labels=30)
     assert decision.promote and "feedback" not in decision.reason and "+0.0200" in decision.reason
     # ...and 29 labels saying it is far better do not rescue a test split without gain.
-    decision = decide_promotion(0.78, 0.78, 0.01, live=_live(29, 0.90, 0.10), min_live_labels=30)
+    decision = decide_promotion(0.78, 0.78, 0.01, live=LiveEvidence(29, 0.90, 0.10), min_live_labels=30)
     assert not decision.promote and "below the margin" in decision.reason
 
 
 def test_worse_on_live_labels_is_rejected_even_when_the_test_split_gains():
-    decision = decide_promotion(0.85, 0.78, 0.01, live=_live(30, 0.69, 0.70), min_live_labels=30)
+    decision = decide_promotion(0.85, 0.78, 0.01, live=LiveEvidence(30, 0.69, 0.70), min_live_labels=30)
     assert not decision.promote
     assert decision.reason.startswith("worse on live traffic") and "on 30 feedback labels" in decision.reason
     assert "-0.0100" in decision.reason  # the live loss, as measured
 
 
 def test_better_on_live_labels_but_losing_test_f1_past_the_tolerance_is_rejected():
-    decision = decide_promotion(0.76, 0.78, 0.01, live=_live(200, 0.90, 0.60), test_tolerance=0.01)
+    decision = decide_promotion(0.76, 0.78, 0.01, live=LiveEvidence(200, 0.90, 0.60), test_tolerance=0.01)
     assert not decision.promote
     assert "loses more than 0.0100 test weighted F1" in decision.reason and "-0.0200" in decision.reason
     # Within the tolerance the live gain carries it.
-    assert decide_promotion(0.775, 0.78, 0.01, live=_live(200, 0.90, 0.60), test_tolerance=0.01).promote
+    assert decide_promotion(0.775, 0.78, 0.01, live=LiveEvidence(200, 0.90, 0.60), test_tolerance=0.01).promote
 
 
 def test_no_gain_of_the_margin_on_either_live_labels_or_test_split_is_rejected():
-    decision = decide_promotion(0.782, 0.78, 0.01, live=_live(200, 0.705, 0.70))
+    decision = decide_promotion(0.782, 0.78, 0.01, live=LiveEvidence(200, 0.705, 0.70))
     assert not decision.promote and decision.reason.startswith("no gain of the margin 0.0100")
 
 
 def test_better_on_live_labels_promotes_with_a_reason_naming_the_feedback_labels():
     # The test split alone would reject (no gain); the live labels decide.
-    decision = decide_promotion(0.78, 0.78, 0.01, live=_live(198, 0.75, 0.60))
+    decision = decide_promotion(0.78, 0.78, 0.01, live=LiveEvidence(198, 0.75, 0.60))
     assert decision.promote and not decide_promotion(0.78, 0.78, 0.01).promote
     assert decision.reason.startswith("better by the margin 0.0100")
     assert "on 198 feedback labels accuracy 0.7500 vs 0.6000 (+0.1500)" in decision.reason
@@ -169,51 +164,5 @@ def test_better_on_live_labels_promotes_with_a_reason_naming_the_feedback_labels
 
 
 def test_equal_on_live_labels_and_better_on_the_test_split_promotes():
-    decision = decide_promotion(0.80, 0.78, 0.01, live=_live(100, 0.70, 0.70))
+    decision = decide_promotion(0.80, 0.78, 0.01, live=LiveEvidence(100, 0.70, 0.70))
     assert decision.promote and "feedback labels" in decision.reason and "(+0.0200)" in decision.reason
-
-
-def _promotion_step(challenger: str, evaluation):
-    """The `promoted_model` asset run by Dagster on a given evaluation (its upstream assets
-    stubbed): what the pipeline records beside the rule's decision."""
-    import dagster as dg
-
-    from rakuten_assets.defs.assets.training import promoted_model
-    from rakuten_assets.defs.constants import MODEL_EVALUATION, TRAINED_MODEL
-    from rakuten_assets.defs.resources import project_resources
-    from rakuten_assets.defs.types import TrainedModel
-
-    @dg.asset(key=TRAINED_MODEL)
-    def trained():
-        return TrainedModel(pipeline=None, version=challenger, run_id="", dataset_version="stub")
-
-    @dg.asset(key=MODEL_EVALUATION)
-    def evaluated():
-        return evaluation
-
-    result = dg.materialize([trained, evaluated, promoted_model], resources=project_resources(),
-                            instance=dg.DagsterInstance.ephemeral())
-    assert result.success
-    (mat,) = [m for m in result.asset_materializations_for_node("promoted_model")]
-    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-
-
-def test_the_promotion_step_decides_on_live_labels_and_records_the_agreement_with_the_champion(rakuten_env):
-    from rakuten_assets.core.registry import AGREEMENT_TAG
-    from rakuten_assets.defs.types import ModelEvaluation
-
-    registry, _ = _registry_and_store(rakuten_env)
-    first, second = _two_versions(rakuten_env)
-    registry.point_alias(first)
-    evaluation = ModelEvaluation(
-        weighted_f1=0.78, macro_f1=0.7, accuracy=0.8, per_class_f1={}, champion_version=first,
-        champion_weighted_f1=0.78, champion_note="scored on the same test rows", confusion_matrix="",
-        feedback_labels=198, feedback_accuracy=0.75, champion_feedback_accuracy=0.60,
-        agreement=0.8125, agreement_rows=2000)
-    recorded = _promotion_step(second, evaluation)
-    assert recorded["decision"] == "promoted" and "on 198 feedback labels" in recorded["reason"]
-    assert (recorded["champion_before"], recorded["champion_after"]) == (first, second)
-    assert recorded["champion_agreement_recent_traffic"] == 0.8125
-    tags = registry.version(second).tags
-    assert tags[PROMOTION_TAG] == "promoted" and "feedback labels" in tags[PROMOTION_REASON_TAG]
-    assert tags[AGREEMENT_TAG] == "0.8125 on 2000 recent predictions"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.env import PROJECT_ROOT as ROOT
+
 DOC = ROOT / "docs" / "hub.md"
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gradio_hub.app import MB
 from tests.support.hub import launch_hub
 from tests.support.services import wait_for
-
-MB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
